@@ -1,0 +1,601 @@
+"""Agency files → raw text sections with provenance (page, sheet, rows, heading).
+
+`load(path)` is the only entry point. It returns text exactly as extracted: Thai
+clean-up (`kb.thai.normalize`, `repair_pdf_text`) and chunking happen later in
+the pipeline, so a fix there never needs a loader change.
+
+Anything unreadable raises `LoadError`, never a library's own exception, so the
+pipeline can report "this file, this problem" and carry on with the next file.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+import io
+import logging
+import re
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import docx
+import openpyxl
+from bs4 import BeautifulSoup, FeatureNotFound
+from bs4.dammit import EncodingDetector
+from bs4.element import NavigableString, PreformattedString
+from docx.text.paragraph import Paragraph
+from pypdf import PdfReader
+from pypdf.errors import DependencyError
+
+from ingest.tables import TableBlock, table_blocks
+
+log = logging.getLogger(__name__)
+
+@dataclass
+class Section:
+    """A run of text and where it came from; `heading` is not repeated inside `text`."""
+
+    text: str
+    page: int | None = None  # 1-based PDF page
+    sheet: str | None = None  # XLSX sheet name
+    # first/last row: sheet rows (XLSX), file lines (CSV, MD) or rows of the table (DOCX, HTML)
+    rows: tuple[int, int] | None = None
+    heading: str | None = None  # for tables, also the title rows above the header
+
+
+@dataclass
+class LoadedFile:
+    title: str
+    sections: list[Section] = field(default_factory=list)
+
+
+class LoadError(Exception):
+    """A file that cannot be ingested; `str(err)` is one line: "<file name>: <reason>"."""
+
+    def __init__(self, path: Path | str, reason: str):
+        self.path = Path(path)
+        self.reason = " ".join(str(reason).split())  # library messages may span lines
+        super().__init__(f"{self.path.name}: {self.reason}")
+
+    def __reduce__(self):
+        # The default pickling calls cls(message), which does not fit __init__;
+        # the pipeline may load files in worker processes.
+        return (type(self), (self.path, self.reason))
+
+
+def load(path: Path | str) -> LoadedFile:
+    path = Path(path)
+    if not path.exists():
+        raise LoadError(path, "file not found (it may have been moved or deleted)")
+    if path.is_dir():
+        raise LoadError(path, "is a folder, not a file")
+    ext = path.suffix.lower()
+    loader = _LOADERS.get(ext)
+    if loader is None:
+        raise LoadError(path, f"unsupported file type {ext or '(no extension)'}")
+    try:
+        if path.stat().st_size == 0:
+            raise LoadError(path, "empty file (0 bytes)")
+        loaded = loader(path)
+    except LoadError:
+        raise
+    except OSError as exc:
+        raise LoadError(path, f"cannot read file ({exc.strerror or exc})") from exc
+    except Exception as exc:  # noqa: BLE001 - parsers raise anything on malformed input
+        problem = _CORRUPT.get(ext, f"{ext} file is unreadable")
+        raise LoadError(path, f"{problem} ({_describe(exc)})") from exc
+    if not loaded.sections:
+        raise LoadError(path, "no text found (the file is empty or holds only images)")
+    return loaded
+
+
+_CORRUPT = {
+    ".pdf": "PDF is corrupt or not a PDF",
+    ".docx": "DOCX is corrupt or not a Word document",
+    ".xlsx": "XLSX is corrupt or not an Excel workbook",
+}
+
+
+def _describe(exc: Exception) -> str:
+    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+def _first_line(text: str, limit: int = 120) -> str:
+    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+class _SectionBuilder:
+    """Collects paragraphs under the current heading; tables become their own sections.
+
+    Shared by DOCX, HTML and Markdown, which all read as "headings, text, tables" in order.
+    """
+
+    def __init__(self) -> None:
+        self.sections: list[Section] = []
+        self.heading: str | None = None
+        self.first_heading: str | None = None
+        self._lines: list[str] = []
+
+    def add_text(self, line: str) -> None:
+        self._lines.append(line)
+
+    def start_heading(self, heading: str) -> None:
+        heading = " ".join(heading.split())
+        if not heading:
+            return
+        self.flush()
+        self.heading = heading
+        self.first_heading = self.first_heading or heading
+
+    def add_table(self, blocks: list[TableBlock]) -> None:
+        self.flush()
+        for b in blocks:
+            # " › " as the chunker joins title and heading, e.g. "ผลการดำเนินงาน › ตารางที่ 2 …"
+            heading = " › ".join(h for h in (self.heading, b.title) if h) or None
+            self.sections.append(Section(b.text, rows=b.rows, heading=heading))
+
+    def flush(self) -> None:
+        text = "\n".join(ln.strip() for ln in self._lines if ln.strip())
+        if text:
+            self.sections.append(Section(text, heading=self.heading))
+        self._lines = []
+
+
+# --- PDF ---------------------------------------------------------------------
+
+
+def _load_pdf(path: Path) -> LoadedFile:
+    try:
+        reader = PdfReader(path)
+        if reader.is_encrypted and not reader.decrypt(""):
+            # Many agency PDFs carry an owner password only (no printing/copying);
+            # the empty user password opens those. Anything else needs the password.
+            raise LoadError(path, "PDF is encrypted (it needs a password to open)")
+        if len(reader.pages) == 0:
+            raise LoadError(path, "PDF has no pages")
+        sections = []
+        for number, page in enumerate(reader.pages, start=1):
+            try:
+                text = page.extract_text() or ""
+            except DependencyError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - one broken page should not cost the rest
+                log.warning("%s: page %d: text extraction failed (%s)", path.name, number, _describe(exc))
+                continue
+            if text.strip():
+                sections.append(Section(text.strip(), page=number))
+    except DependencyError as exc:  # AES encryption without the `cryptography` package
+        raise LoadError(path, f"PDF is encrypted and cannot be opened ({exc})") from exc
+    if not sections:
+        raise LoadError(path, "PDF has no extractable text (scanned?)")
+    return LoadedFile(_pdf_title(reader) or _first_line(sections[0].text) or path.stem, sections)
+
+
+def _pdf_title(reader) -> str:
+    try:
+        title = (reader.metadata.title or "") if reader.metadata else ""
+    except Exception:  # noqa: BLE001 - a broken info dictionary is no reason to reject the text
+        return ""
+    # Word's PDF printer names documents "Microsoft Word - <file>.docx"; the file
+    # name part is all that is worth keeping.
+    title = re.sub(r"^Microsoft Word - ", "", str(title).strip())
+    return " ".join(title.split())
+
+
+# --- DOCX --------------------------------------------------------------------
+
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
+def _reject_ole(path: Path, kind: str) -> None:
+    """Old .doc/.xls files renamed, and password-protected Office files, are OLE containers."""
+    with path.open("rb") as f:
+        if f.read(8) == _OLE_MAGIC:
+            raise LoadError(
+                path,
+                f"{kind} is password-protected or in the old binary Office format; "
+                f"save it again as {kind.lower()} without a password",
+            )
+
+
+_HEADING_STYLES = ("heading", "หัวเรื่อง")  # English and Thai Word name the built-in styles differently
+_TITLE_STYLES = ("title", "ชื่อเรื่อง")
+
+
+def _is_heading(paragraph) -> bool:
+    name = (paragraph.style.name if paragraph.style is not None else "") or ""
+    name = name.strip().lower()
+    return name.startswith(_HEADING_STYLES) or name in _TITLE_STYLES
+
+
+def _docx_rows(table) -> Iterator[tuple[int, list[str]]]:
+    for number, row in enumerate(table.rows, start=1):
+        cells, previous = [], None
+        for cell in row.cells:
+            # python-docx returns a cell merged across columns once per column;
+            # keeping its text once lets a merged title row read as a title.
+            cells.append("" if cell._tc is previous else cell.text)
+            previous = cell._tc
+        yield number, cells
+
+
+def _load_docx(path: Path) -> LoadedFile:
+    _reject_ole(path, "DOCX")
+    document = docx.Document(str(path))
+    out = _SectionBuilder()
+    # iter_inner_content follows the XML body order, so a table stays between
+    # the paragraphs that introduce and discuss it.
+    for block in document.iter_inner_content():
+        if isinstance(block, Paragraph):
+            if _is_heading(block):
+                out.start_heading(block.text)
+            else:
+                out.add_text(block.text)
+        else:
+            out.add_table(table_blocks(_docx_rows(block)))
+    out.flush()
+    title = (document.core_properties.title or "").strip() or out.first_heading or path.stem
+    return LoadedFile(title, out.sections)
+
+
+# --- XLSX --------------------------------------------------------------------
+
+
+def _format_value(value, number_format: str = "General") -> str:
+    """Cell values as a person reads them in Excel, minus thousands separators."""
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        if value.time() == dt.time():
+            return value.date().isoformat()
+        return value.isoformat(sep=" ", timespec="minutes")
+    if isinstance(value, (dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float):
+        if "%" in (number_format or ""):
+            return f"{value * 100:.15g}%"
+        if value.is_integer() and abs(value) < 1e15:
+            return str(int(value))  # Excel stores every number as a float: 1500000.0 → 1500000
+        return f"{value:.15g}"  # drops float noise such as 85.49999999999999
+    return str(value)
+
+
+def _sheet_grid(values_ws, formulas_ws) -> list[tuple[int, list[str]]]:
+    max_row = max(values_ws.max_row, formulas_ws.max_row)
+    max_col = max(values_ws.max_column, formulas_ws.max_column)
+    bounds = dict(min_row=1, max_row=max_row, min_col=1, max_col=max_col)
+    grid = []
+    for cells, formula_cells in zip(values_ws.iter_rows(**bounds), formulas_ws.iter_rows(**bounds)):
+        row = []
+        for cell, formula_cell in zip(cells, formula_cells):
+            if cell.value is None and formula_cell.data_type == "f":
+                # No cached result (the file was written by a program that does
+                # not calculate): the formula itself is better than a blank.
+                formula = formula_cell.value
+                row.append(str(getattr(formula, "text", formula)))  # ArrayFormula keeps it in .text
+            else:
+                row.append(_format_value(cell.value, cell.number_format))
+        grid.append(row)
+    # A merged range stores its value in the top-left cell only. Carry it down
+    # the range's first column so every row it spans reads whole ("หมวด 1" on
+    # each of its KPI rows); across columns it stays once, so a title merged
+    # over the sheet is one cell and reads as a title, not as a header row.
+    for merged in values_ws.merged_cells.ranges:
+        top = grid[merged.min_row - 1][merged.min_col - 1]
+        for r in range(merged.min_row + 1, min(merged.max_row, len(grid)) + 1):
+            grid[r - 1][merged.min_col - 1] = top
+    return list(enumerate(grid, start=1))
+
+
+def _load_xlsx(path: Path) -> LoadedFile:
+    _reject_ole(path, "XLSX")
+    with warnings.catch_warnings():
+        # openpyxl warns about every extension it ignores (data validation,
+        # conditional formatting); none of it affects the text.
+        warnings.simplefilter("ignore")
+        # With data_only=True a formula whose result was never cached reads as
+        # None, just like an empty cell. So read the formulas first and the
+        # cached values only when there are formulas to resolve.
+        formulas = openpyxl.load_workbook(path, data_only=False)
+        has_formulas = any(
+            cell.data_type == "f" for ws in formulas.worksheets for row in ws.iter_rows() for cell in row
+        )
+        values = openpyxl.load_workbook(path, data_only=True) if has_formulas else formulas
+
+    sections = []
+    for ws in values.worksheets:
+        for block in table_blocks(_sheet_grid(ws, formulas[ws.title])):
+            sections.append(Section(block.text, sheet=ws.title, rows=block.rows, heading=block.title))
+    if not sections:
+        raise LoadError(path, "empty workbook (no cell has a value)")
+    title = (values.properties.title or "").strip() or path.stem
+    return LoadedFile(title, sections)
+
+
+# --- text: TXT, MD, CSV --------------------------------------------------------
+
+_THAI_MARKS = frozenset("\u0e31\u0e33\u0e34\u0e35\u0e36\u0e37\u0e38\u0e39\u0e3a") | frozenset(
+    chr(c) for c in range(0x0E47, 0x0E4F)
+)
+
+
+def _looks_like_thai_text(text: str) -> bool:
+    """Reject bytes that cp874 happens to decode but that are not Thai text.
+
+    cp874 maps almost every byte to something, so decoding alone proves little.
+    Real text has no control characters and its vowel/tone marks sit on a Thai
+    letter; binary data or a Latin-1 file read as Thai breaks both rules.
+    """
+    if any((ch < " " and ch not in "\t\n\r\f") or "\x7f" <= ch <= "\x9f" for ch in text):
+        return False
+    marks = misplaced = 0
+    previous = ""
+    for ch in text:
+        if ch in _THAI_MARKS:
+            marks += 1
+            misplaced += not ("\u0e01" <= previous <= "\u0e4e")
+        previous = ch
+    return misplaced <= marks // 20
+
+
+_BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+
+
+def _decode(data: bytes) -> str | None:
+    """UTF-8 (BOM or not), UTF-16 with a BOM (Notepad's "Unicode"), else Thai cp874."""
+    for bom, codec in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data.decode(codec)
+            except UnicodeDecodeError:
+                return None
+    if b"\x00" in data:  # binary, or UTF-16 without a BOM
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    # cp874 (Windows Thai) is TIS-620 plus a few punctuation marks in 0x80-0x9F,
+    # so it reads both. Python's "tis_620" codec would turn those bytes into
+    # control characters instead.
+    try:
+        text = data.decode("cp874")
+    except UnicodeDecodeError:
+        return None
+    return text if _looks_like_thai_text(text) else None
+
+
+def _read_text(path: Path) -> str:
+    text = _decode(path.read_bytes())
+    if text is None:
+        raise LoadError(path, "not valid UTF-8, TIS-620 or cp874 text")
+    return text
+
+
+def _load_txt(path: Path) -> LoadedFile:
+    # One section: the chunker splits Thai sentences better than blank lines do.
+    text = _read_text(path).strip()
+    sections = [Section(text)] if text else []
+    return LoadedFile(_first_line(text) or path.stem, sections)
+
+
+_MD_HEADING = re.compile(r"^ {0,3}(#{1,6})\s+(.*?)(?:\s+#+)?\s*$")
+_MD_FENCE = re.compile(r"^ {0,3}(```|~~~)")
+_MD_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*$")
+
+
+def _md_cells(line: str) -> list[str]:
+    line = line.strip()
+    line = line[1:] if line.startswith("|") else line
+    line = line[:-1] if line.endswith("|") and not line.endswith("\\|") else line
+    return [cell.strip().replace("\\|", "|") for cell in re.split(r"(?<!\\)\|", line)]
+
+
+def _load_md(path: Path) -> LoadedFile:
+    lines = _read_text(path).splitlines()
+    out = _SectionBuilder()
+    in_fence = False
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if _MD_FENCE.match(line):
+            in_fence = not in_fence
+        elif not in_fence and (heading := _MD_HEADING.match(line)):
+            out.start_heading(heading.group(2))
+            i += 1
+            continue
+        elif (
+            not in_fence
+            and "|" in line
+            and i + 1 < len(lines)
+            and "|" in lines[i + 1]
+            and _MD_TABLE_RULE.match(lines[i + 1])
+        ):
+            # A GFM table: header line, rule line, then rows up to the first line without a pipe.
+            rows = [(i + 1, _md_cells(line))]
+            i += 2
+            while i < len(lines) and "|" in lines[i]:
+                rows.append((i + 1, _md_cells(lines[i])))  # line numbers, 1-based, as an editor shows them
+                i += 1
+            out.add_table(table_blocks(rows))
+            continue
+        out.add_text(line)
+        i += 1
+    out.flush()
+    text = "\n".join(lines)
+    return LoadedFile(out.first_heading or _first_line(text) or path.stem, out.sections)
+
+
+def _sniff_delimiter(sample: str) -> str:
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",\t;").delimiter
+    except csv.Error:
+        # The sniffer gives up on one-column files and on ragged rows; the
+        # header line is the cleanest evidence left.
+        header = _first_line(sample, limit=len(sample))
+        return max(",\t;", key=header.count)
+
+
+def _load_csv(path: Path) -> LoadedFile:
+    text = _read_text(path)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_sniff_delimiter(text[:16384]))
+    rows = []
+    line = 1
+    for cells in reader:
+        rows.append((line, cells))  # the line a record starts on, even if a quoted cell spans lines
+        line = reader.line_num + 1
+    sections = [Section(b.text, rows=b.rows, heading=b.title) for b in table_blocks(rows)]
+    return LoadedFile(path.stem, sections)
+
+
+# --- HTML ----------------------------------------------------------------------
+
+_HTML_DROP = ("script", "style", "nav", "noscript", "template", "head")
+_HTML_HEADINGS = frozenset({"h1", "h2", "h3", "h4"})
+# Elements that start a new line. Everything else is inline and must not add a
+# space: "<b>การ</b>ประชุม" is one Thai word.
+_HTML_BLOCKS = frozenset(
+    "address article aside blockquote dd div dl dt fieldset figcaption figure footer form "
+    "h5 h6 header hr li main ol p pre section ul".split()
+)
+_HTML_SPACE = re.compile(r"[ \t\n\r\f\v]+")  # not \s, which would also eat _BR
+_BR = "\u2028"
+# WHATWG (and so every browser) decodes all of these labels as windows-874.
+_THAI_LABELS = frozenset(
+    {"tis-620", "tis620", "iso-8859-11", "iso8859-11", "windows-874", "cp874", "x-windows-874"}
+)
+
+
+def _html_markup(path: Path) -> str:
+    data = path.read_bytes()
+    declared = EncodingDetector.find_declared_encoding(data, is_html=True)
+    if declared and not data.startswith(tuple(bom for bom, _ in _BOMS)):  # a BOM outranks <meta>
+        codec = "cp874" if declared.lower() in _THAI_LABELS else declared
+        try:
+            return data.decode(codec, errors="replace")
+        except LookupError:  # a label Python does not know; sniff like a text file instead
+            pass
+    text = _decode(data)
+    if text is None:
+        raise LoadError(path, "not valid UTF-8, TIS-620 or cp874 text")
+    return text
+
+
+def _html_text(element) -> str:
+    return " ".join(element.get_text().split())
+
+
+def _html_rows(table) -> Iterator[tuple[int, list[str]]]:
+    """Rows of this table (not of tables nested in it), with rowspan/colspan laid out on a grid.
+
+    Without the layout, a cell spanning rows would shift every later cell of
+    those rows under the wrong header.
+    """
+    carried: dict[int, list] = {}  # column -> [rows still to fill, text]
+    trs = [tr for tr in table.find_all("tr") if tr.find_parent("table") is table]
+    for number, tr in enumerate(trs, start=1):
+        cells = iter(tr.find_all(("td", "th"), recursive=False))
+        row: list[str] = []
+        while True:
+            column = len(row)
+            if column in carried:
+                left, text = carried[column]
+                row.append(text)
+                if left == 1:
+                    del carried[column]
+                else:
+                    carried[column][0] -= 1
+                continue
+            cell = next(cells, None)
+            if cell is None:
+                if any(c > column for c in carried):
+                    row.append("")
+                    continue
+                break
+            text = _html_text(cell)
+            rowspan = _span(cell.get("rowspan"))
+            for k in range(_span(cell.get("colspan"))):
+                value = text if k == 0 else ""  # once across columns, as in XLSX and DOCX
+                if rowspan > 1:
+                    carried[len(row)] = [rowspan - 1, value]
+                row.append(value)
+        yield number, row
+
+
+def _span(value) -> int:
+    try:
+        return max(1, min(int(value), 1000))  # a typo like colspan="10000" must not explode
+    except (TypeError, ValueError):
+        return 1
+
+
+def _load_html(path: Path) -> LoadedFile:
+    markup = _html_markup(path)
+    try:
+        soup = BeautifulSoup(markup, "lxml")
+    except FeatureNotFound:  # lxml is not a declared dependency; the stdlib parser always works
+        soup = BeautifulSoup(markup, "html.parser")
+    title = _html_text(soup.title) if soup.title else ""
+    # <br> is a line break in running text but only a space inside a table
+    # cell; U+2028 (LINE SEPARATOR) is both, since str.split() treats it as
+    # whitespace while the line splitting below keeps it.
+    for br in soup.find_all("br"):
+        br.replace_with(_BR)
+    for tag in soup.find_all(_HTML_DROP):
+        tag.decompose()
+
+    out = _SectionBuilder()
+    parts: list[str] = []
+
+    def flush_parts() -> None:
+        for line in "".join(parts).replace(_BR, "\n").split("\n"):
+            out.add_text(" ".join(line.split()))
+        parts.clear()
+
+    def walk(node) -> None:
+        for child in node.children:
+            if isinstance(child, PreformattedString):  # comments, doctype, CDATA
+                continue
+            if isinstance(child, NavigableString):
+                # Source line breaks are spaces in HTML; only blocks and <br> end a line.
+                parts.append(_HTML_SPACE.sub(" ", str(child)))
+            elif child.name in _HTML_HEADINGS:
+                flush_parts()
+                out.start_heading(_html_text(child))
+            elif child.name == "table":
+                flush_parts()
+                out.add_table(table_blocks(_html_rows(child)))
+            else:
+                block = child.name in _HTML_BLOCKS
+                if block:
+                    parts.append("\n")
+                walk(child)
+                if block:
+                    parts.append("\n")
+
+    walk(soup.body or soup)
+    flush_parts()
+    out.flush()
+    return LoadedFile(title or out.first_heading or path.stem, out.sections)
+
+
+_LOADERS: dict[str, Callable[[Path], LoadedFile]] = {
+    ".pdf": _load_pdf,
+    ".docx": _load_docx,
+    ".xlsx": _load_xlsx,
+    ".csv": _load_csv,
+    ".html": _load_html,
+    ".htm": _load_html,
+    ".txt": _load_txt,
+    ".md": _load_md,
+}
+
+# The extensions `load` reads (lower case); a folder walk can skip anything else up front.
+SUPPORTED: frozenset[str] = frozenset(_LOADERS)

@@ -1,0 +1,121 @@
+"""The ingestion pipeline: paths → files → loaded sections → chunks → store.
+
+One bad file never stops a batch: its error is recorded as one line naming the file and the
+problem, and whatever the store already held for it stays untouched.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+from ingest.chunker import chunk_file
+from ingest.loaders import SUPPORTED, LoadError, load
+from kb import thai
+from kb.store import Document, Store, StoreError
+
+
+@dataclass
+class Summary:
+    files: int = 0            # files looked at
+    ingested: int = 0         # new or changed files stored
+    unchanged: int = 0
+    skipped: list[str] = field(default_factory=list)   # unsupported files met in a folder walk
+    chunks: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        return (f"{self.files} files: {self.ingested} ingested, {self.unchanged} unchanged, "
+                f"{len(self.skipped)} skipped, {len(self.errors)} errors; {self.chunks} chunks")
+
+
+def collect(paths: Iterable[str | Path], summary: Summary) -> list[Path]:
+    """Files named directly are taken whatever their type (an unsupported one is an error);
+    inside folders, only supported types are taken and the rest are listed as skipped."""
+    files: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            for f in sorted(x for x in p.rglob("*") if x.is_file()):
+                if any(part.startswith(".") for part in f.relative_to(p).parts):
+                    continue
+                if f.suffix.lower() in SUPPORTED:
+                    files.append(f)
+                else:
+                    summary.skipped.append(str(f))
+        else:
+            files.append(p)
+    return files
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def build_document(path: Path, store: Store, digest: str) -> Document:
+    loaded = load(path)
+    # PDF text needs repair (split sara am, spaced words, legacy glyphs); other formats
+    # only need normalising.
+    clean = thai.repair_pdf_text if path.suffix.lower() == ".pdf" else thai.normalize
+    emb = store.embedding
+    chunks = chunk_file(loaded, emb.token_count, store.settings.chunk_tokens, clean)
+    if not chunks:
+        raise LoadError(path, "no text found to index")
+    for c in chunks:
+        c.tokens = thai.tokenize(c.index_text)
+    full_text = "\n".join(s.text for s in loaded.sections[:5])
+    return Document(path=str(path.resolve()), file_name=path.name, sha256=digest,
+                    title=thai.normalize(loaded.title) or path.stem,
+                    fiscal_year=thai.fiscal_year(full_text, path.name),
+                    doc_type=path.suffix.lower().lstrip("."), chunks=chunks)
+
+
+def ingest_file(path: Path, store: Store) -> int | None:
+    """Store one file; the number of chunks stored, or None when it is unchanged."""
+    if not path.exists():
+        raise LoadError(path, "file not found (it may have been moved or deleted)")
+    digest = sha256_of(path)
+    known = store.document(str(path.resolve()))
+    if known is not None and known["sha256"] == digest:
+        return None
+    return store.replace_document(build_document(path, store, digest))
+
+
+def describe_error(path: Path, err: Exception) -> str:
+    if isinstance(err, LoadError):
+        return str(err)
+    if isinstance(err, OSError):   # e.g. the file vanished or became unreadable mid-batch
+        return f"{path.name}: cannot read file ({err.strerror or err})"
+    return f"{path.name}: unexpected error ({type(err).__name__}: {err})"
+
+
+def ingest(paths: Iterable[str | Path], store: Store, progress: bool = True,
+           echo: Callable[[str], None] | None = None) -> Summary:
+    from tqdm import tqdm
+
+    summary = Summary()
+    files = collect(paths, summary)
+    summary.files = len(files)
+    bar = tqdm(files, desc="ingest", unit="file", disable=not progress)
+    for path in bar:
+        bar.set_postfix_str(path.name[-40:])
+        try:
+            stored = ingest_file(path, store)
+        except StoreError:
+            raise   # the store itself is unusable: stop rather than fail every file alike
+        except Exception as err:
+            summary.errors.append(describe_error(path, err))
+            if echo:
+                echo(f"error: {summary.errors[-1]}")
+            continue
+        if stored is None:
+            summary.unchanged += 1
+        else:
+            summary.ingested += 1
+            summary.chunks += stored
+    bar.close()
+    return summary

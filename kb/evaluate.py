@@ -1,0 +1,132 @@
+"""The `kb eval` commands: retrieval quality on BEIR data and on criterion-level evidence.
+
+Every evaluation ingests into a temporary store (never the user's) and returns one dict,
+printed by the CLI as one JSON object. Metrics follow the usual IR definitions (binary
+relevance for R@1/MRR/Recall, graded gains for nDCG).
+"""
+from __future__ import annotations
+
+import json
+import math
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from kb.config import Settings
+
+CUTOFF = 10
+
+
+# --- metrics ----------------------------------------------------------------------------------
+
+def dcg(gains: list[float]) -> float:
+    return sum(g / math.log2(i + 2) for i, g in enumerate(gains))
+
+
+def score_ranking(ranked: list[str], qrels: dict[str, int], k: int = CUTOFF) -> dict[str, float]:
+    """Metrics of one ranked list of ids against graded relevance {id: grade>0}."""
+    relevant = {d for d, g in qrels.items() if g > 0}
+    top = ranked[:k]
+    first = next((i for i, d in enumerate(top, 1) if d in relevant), None)
+    ideal = dcg(sorted(qrels.values(), reverse=True)[:k])
+    return {
+        "R@1": float(bool(ranked) and ranked[0] in relevant),
+        "MRR@10": 1.0 / first if first else 0.0,
+        "Recall@10": len(relevant & set(top)) / len(relevant) if relevant else 0.0,
+        "nDCG@10": dcg([qrels.get(d, 0) for d in top]) / ideal if ideal else 0.0,
+        "P@5": len(relevant & set(ranked[:5])) / 5,
+    }
+
+
+def mean_metrics(per_query: list[dict[str, float]], names: list[str], scale: float = 1.0) -> dict:
+    n = len(per_query) or 1
+    return {m: round(scale * sum(q[m] for q in per_query) / n, 4 if scale == 1 else 2) for m in names}
+
+
+def documents_in_order(hits) -> list[str]:
+    """Chunk hits → document file names, each at the rank of its best chunk."""
+    seen: dict[str, None] = {}
+    for h in hits:
+        seen.setdefault(h.file_name, None)
+    return list(seen)
+
+
+def read_lines(path: Path) -> list[list[str]]:
+    """Tab-separated lines of a labels file; `#` comments and blank lines ignored."""
+    out = []
+    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        out.append(line.rstrip("\n").split("\t"))
+    return out
+
+
+def temp_settings(base: Settings | None = None) -> tuple[Settings, tempfile.TemporaryDirectory]:
+    tmp = tempfile.TemporaryDirectory(prefix="kb-eval-")
+    base = base or Settings.from_env()
+    # a temporary store is always embedded: never write into the user's (or a shared) server
+    return replace(base, data_dir=Path(tmp.name), chroma_url=None), tmp
+
+
+# --- BEIR ---------------------------------------------------------------------------------------
+
+def load_beir(directory: Path):
+    directory = Path(directory)
+    for name in ("corpus.jsonl", "queries.jsonl", "qrels/test.tsv"):
+        if not (directory / name).is_file():
+            raise FileNotFoundError(f"{directory}: not a BEIR folder (missing {name})")
+    corpus = [json.loads(l) for l in (directory / "corpus.jsonl").read_text(encoding="utf-8").splitlines() if l.strip()]
+    queries = {q["_id"]: q["text"] for q in map(json.loads, (directory / "queries.jsonl").read_text(encoding="utf-8").splitlines()) if q}
+    qrels: dict[str, dict[str, int]] = {}
+    for row in read_lines(directory / "qrels/test.tsv"):
+        if len(row) < 3 or row[0] == "query-id":
+            continue
+        qrels.setdefault(row[0], {})[row[1]] = int(row[2])
+    return corpus, queries, qrels
+
+
+def eval_beir(directory: Path, settings: Settings | None = None, progress: bool = True) -> dict:
+    from tqdm import tqdm
+
+    from ingest.chunker import chunk_file
+    from ingest.loaders import LoadedFile, Section
+    from kb import thai
+    from kb.retrieve import Retriever
+    from kb.store import Document, Store
+
+    corpus, queries, qrels = load_beir(directory)
+    settings, tmp = temp_settings(settings)
+    with tmp:
+        store = Store(settings)
+        emb = store.embedding
+        t0 = time.perf_counter()
+        docs = []
+        for p in tqdm(corpus, desc="chunk", disable=not progress):
+            loaded = LoadedFile(title=p.get("title", ""), sections=[Section(text=p["text"])])
+            chunks = chunk_file(loaded, emb.token_count, settings.chunk_tokens)
+            for c in chunks:
+                c.tokens = thai.tokenize(c.index_text)
+            docs.append(Document(path=p["_id"], file_name=p["_id"], sha256="", title=p.get("title", ""),
+                                 fiscal_year=None, doc_type="beir", chunks=chunks))
+        for d in tqdm(docs, desc="embed+store", disable=not progress):
+            store.replace_document(d)
+        ingest_s = time.perf_counter() - t0
+        retriever = Retriever(store)
+        names = ["R@1", "MRR@10", "Recall@10", "nDCG@10"]
+        per = {m: [] for m in ("bm25", "dense", "hybrid")}
+        t0 = time.perf_counter()
+        todo = [q for q in queries if q in qrels]
+        for qid in tqdm(todo, desc="queries", disable=not progress):
+            for mode in per:
+                hits = retriever.search(queries[qid], k=50, mode=mode)
+                per[mode].append(score_ranking(documents_in_order(hits), qrels[qid]))
+        search_s = time.perf_counter() - t0
+        result = {"dataset": str(directory), "queries": len(todo), "passages": len(corpus),
+                  "chunks": store.stats()["chunks"], "embed_model": settings.embed_model}
+        for mode, scores in per.items():
+            result[mode] = mean_metrics(scores, names, scale=100)
+        result.update(result["hybrid"])
+        result["seconds"] = {"ingest": round(ingest_s, 1), "search_all_modes": round(search_s, 1)}
+        store.close()
+        return result

@@ -1,0 +1,142 @@
+"""Hybrid retrieval: BM25 over Thai tokens and dense vectors, fused.
+
+On Thai text the two fail on different questions (see DESIGN.md), so both always run and
+their rankings are fused. Fusion is reciprocal-rank fusion plus a score term: RRF alone
+throws away how *sure* each retriever is, and a BM25 top hit that stands far above its
+runner-up is usually right.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from kb import thai
+from kb.store import Store
+
+RRF_K = 60
+POOL = 100     # candidates taken from each retriever before fusion
+
+
+@dataclass(frozen=True)
+class Filters:
+    fiscal_year: int | None = None
+    doc_type: str | None = None
+    file_name: str | None = None
+
+    def items(self) -> list[tuple[str, object]]:
+        return [(k, v) for k, v in (("fiscal_year", self.fiscal_year), ("doc_type", self.doc_type),
+                                    ("file_name", self.file_name)) if v not in (None, "")]
+
+
+@dataclass
+class Hit:
+    chunk_id: str
+    score: float
+    text: str = ""
+    file_name: str = ""
+    path: str = ""
+    title: str = ""
+    page: int | None = None
+    sheet: str | None = None
+    rows: tuple[int, int] | None = None
+    heading: str | None = None
+    fiscal_year: int | None = None
+    doc_type: str = ""
+    ranks: dict = field(default_factory=dict)   # retriever → 1-based rank
+    best_sentence: str = ""
+
+    def where(self) -> str:
+        """Provenance for people: file, then page or sheet/rows or heading."""
+        parts = [self.file_name]
+        if self.page:
+            parts.append(f"หน้า {self.page}")
+        if self.sheet:
+            parts.append(f"ชีต {self.sheet}")
+        if self.rows:
+            parts.append(f"แถว {self.rows[0]}–{self.rows[1]}")
+        if self.heading and not self.page:
+            parts.append(f"หัวข้อ “{self.heading}”")
+        return " · ".join(parts)
+
+    def to_dict(self) -> dict:
+        return {"chunk_id": self.chunk_id, "score": round(self.score, 6), "file_name": self.file_name,
+                "path": self.path, "title": self.title, "page": self.page, "sheet": self.sheet,
+                "rows": list(self.rows) if self.rows else None, "heading": self.heading,
+                "fiscal_year": self.fiscal_year, "doc_type": self.doc_type, "ranks": self.ranks,
+                "best_sentence": self.best_sentence, "text": self.text}
+
+
+class Retriever:
+    def __init__(self, store: Store):
+        self.store = store
+
+    # --- the two retrievers -------------------------------------------------------------------
+
+    def lexical(self, query: str, k: int = POOL, filters: Filters = Filters()) -> list[tuple[str, float]]:
+        index, ids, cols = self.store.bm25()
+        tokens = thai.tokenize(query)
+        if not ids or not tokens:
+            return []
+        scores = index.get_scores(tokens)
+        mask = np.ones(len(ids), dtype=bool)
+        for key, value in filters.items():
+            mask &= cols[key] == value
+        scores = np.where(mask, scores, 0.0)
+        top = np.argsort(-scores)[:k]
+        return [(ids[i], float(scores[i])) for i in top if scores[i] > 0]
+
+    def dense(self, query: str, k: int = POOL, filters: Filters = Filters()) -> list[tuple[str, float]]:
+        return self.dense_by_vector(self.store.embedding.get_query_embedding(query), k, filters)
+
+    def dense_by_vector(self, vector, k: int = POOL, filters: Filters = Filters()) -> list[tuple[str, float]]:
+        from llama_index.core.vector_stores.types import (MetadataFilter, MetadataFilters,
+                                                          VectorStoreQuery)
+        if not self.store.stats()["chunks"]:
+            return []
+        meta = MetadataFilters(filters=[MetadataFilter(key=key, value=value)
+                                        for key, value in filters.items()]) if filters.items() else None
+        result = self.store.vectors.query(VectorStoreQuery(
+            query_embedding=list(map(float, vector)), similarity_top_k=k, filters=meta))
+        # llama-index reports exp(-cosine distance); turn it back into cosine similarity
+        return [(i, 1.0 + math.log(max(s, 1e-12))) for i, s in zip(result.ids, result.similarities)]
+
+    # --- fusion -------------------------------------------------------------------------------
+
+    def search(self, query: str, k: int = 10, filters: Filters = Filters(),
+               mode: str = "hybrid") -> list[Hit]:
+        runs = {}
+        if mode in ("hybrid", "bm25"):
+            runs["bm25"] = self.lexical(query, POOL, filters)
+        if mode in ("hybrid", "dense"):
+            runs["dense"] = self.dense(query, POOL, filters)
+        if mode not in ("hybrid", "bm25", "dense"):
+            raise ValueError(f"unknown search mode '{mode}' (use hybrid, bm25 or dense)")
+        return self.hits(fuse(runs)[:k], runs)
+
+    def hits(self, ranked: list[tuple[str, float]], runs: dict) -> list[Hit]:
+        """Ranked chunk ids → Hits with text and provenance."""
+        rows = self.store.chunk_rows([cid for cid, _ in ranked])
+        rank_of = {name: {cid: r for r, (cid, _) in enumerate(run, 1)} for name, run in runs.items()}
+        out = []
+        for cid, score in ranked:
+            r = rows.get(cid)
+            if r is None:       # vector without a docstore row (e.g. a half-finished removal)
+                continue
+            out.append(Hit(
+                chunk_id=cid, score=score, text=r["text"], file_name=r["file_name"], path=r["path"],
+                title=r["title"], page=r["page"], sheet=r["sheet"],
+                rows=(r["row_start"], r["row_end"]) if r["row_start"] is not None else None,
+                heading=r["heading"], fiscal_year=r["fiscal_year"], doc_type=r["doc_type"],
+                ranks={n: ro[cid] for n, ro in rank_of.items() if cid in ro}))
+        return out
+
+
+def fuse(runs: dict[str, list[tuple[str, float]]], k: int = RRF_K) -> list[tuple[str, float]]:
+    """Reciprocal-rank fusion of several ranked lists (id, score), best first."""
+    fused: dict[str, float] = {}
+    for run in runs.values():
+        for rank, (cid, _) in enumerate(run, 1):
+            fused[cid] = fused.get(cid, 0.0) + 1.0 / (k + rank)
+    return sorted(fused.items(), key=lambda kv: -kv[1])

@@ -1,0 +1,263 @@
+"""The evidence store: Chroma (vectors, through llama-index), BM25 (bm25s) and a SQLite docstore.
+
+The SQLite docstore is the source of truth for documents and chunk texts. Chroma holds the
+vectors of exactly those chunks; the BM25 index is derived from the docstore and rebuilt
+lazily whenever the docstore's generation counter moves. A document is replaced as a whole:
+its new chunks are embedded first (the slow, failure-prone step), so a failure leaves the
+old version in place.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from kb import thai
+from kb.config import Settings
+
+# Chroma must never phone home, and must never embed by itself (its default embedding
+# function downloads a model): we always hand it our vectors.
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+
+class StoreError(Exception):
+    """A problem with the store a user can act on (model mismatch, unreachable server …)."""
+
+
+@dataclass
+class Chunk:
+    """One retrievable passage and where it came from."""
+    text: str                     # display form (original digits)
+    index_text: str               # what is embedded and indexed: context header + text
+    ordinal: int
+    page: int | None = None
+    sheet: str | None = None
+    rows: tuple[int, int] | None = None
+    heading: str | None = None
+    tokens: list[str] | None = None   # BM25 tokens of index_text (computed at ingest)
+
+
+@dataclass
+class Document:
+    path: str
+    file_name: str
+    sha256: str
+    title: str
+    fiscal_year: int | None
+    doc_type: str
+    chunks: list[Chunk] = field(default_factory=list)
+
+    @property
+    def doc_id(self) -> str:
+        return doc_id_for(self.path)
+
+
+def doc_id_for(path: str) -> str:
+    return hashlib.sha1(str(path).encode()).hexdigest()[:16]
+
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS documents (
+  doc_id TEXT PRIMARY KEY, path TEXT NOT NULL UNIQUE, file_name TEXT NOT NULL,
+  sha256 TEXT NOT NULL, title TEXT NOT NULL, fiscal_year INTEGER, doc_type TEXT NOT NULL,
+  n_chunks INTEGER NOT NULL, ingested_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS chunks (
+  chunk_id TEXT PRIMARY KEY, doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE,
+  ordinal INTEGER NOT NULL, text TEXT NOT NULL, index_text TEXT NOT NULL,
+  page INTEGER, sheet TEXT, row_start INTEGER, row_end INTEGER, heading TEXT,
+  tokens TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
+"""
+
+
+class Store:
+    def __init__(self, settings: Settings, embedding=None):
+        self.settings = settings
+        self.dir = Path(settings.data_dir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(self.dir / "docstore.sqlite", check_same_thread=False)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA foreign_keys = ON")
+        self.db.executescript(SCHEMA)
+        self._lock = threading.RLock()
+        self._embedding = embedding
+        self._vector_store = None
+        self._bm25 = None            # (generation, bm25s.BM25, chunk ids, doc rows per chunk)
+        self._check_model()
+
+    # --- model bookkeeping -------------------------------------------------------------------
+
+    @property
+    def embedding(self):
+        if self._embedding is None:
+            from kb.embeddings import get_embedding
+            self._embedding = get_embedding(self.settings.embed_model)
+        return self._embedding
+
+    def meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def _set_meta(self, key: str, value) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, str(value)))
+
+    def _check_model(self) -> None:
+        built_with = self.meta("embed_model")
+        if built_with and built_with != self.settings.embed_model:
+            raise StoreError(
+                f"this store was built with embedding model '{built_with}', but the configured "
+                f"model is '{self.settings.embed_model}'; vectors of different models cannot be "
+                f"mixed: set KB_EMBED_MODEL={built_with}, or run 'kb reindex' to re-embed "
+                f"everything with the new model")
+
+    def _record_model(self) -> None:
+        if not self.meta("embed_model"):
+            self._set_meta("embed_model", self.settings.embed_model)
+            self._set_meta("embed_dim", self.embedding.dim)
+
+    def generation(self) -> int:
+        return int(self.meta("generation") or 0)
+
+    def _bump(self) -> None:
+        self._set_meta("generation", self.generation() + 1)
+
+    # --- Chroma ------------------------------------------------------------------------------
+
+    @property
+    def vectors(self):
+        """The llama-index ChromaVectorStore over our collection (created on first use)."""
+        if self._vector_store is None:
+            import chromadb
+            from chromadb.config import Settings as ChromaSettings
+            from llama_index.vector_stores.chroma import ChromaVectorStore
+            chroma_settings = ChromaSettings(anonymized_telemetry=False)
+            url = self.settings.chroma_url
+            try:
+                if url:
+                    from urllib.parse import urlparse
+                    u = urlparse(url)
+                    client = chromadb.HttpClient(host=u.hostname, port=u.port or 8000,
+                                                 ssl=u.scheme == "https", settings=chroma_settings)
+                    client.heartbeat()
+                else:
+                    client = chromadb.PersistentClient(path=str(self.dir / "chroma"),
+                                                       settings=chroma_settings)
+                collection = client.get_or_create_collection(
+                    self.settings.collection, embedding_function=None,
+                    metadata={"hnsw:space": "cosine"})
+            except Exception as exc:  # network errors, bad URL, incompatible server
+                where = f"Chroma server at {url}" if url else f"Chroma store in {self.dir / 'chroma'}"
+                raise StoreError(f"cannot open {where}: {exc}") from exc
+            self._vector_store = ChromaVectorStore(chroma_collection=collection)
+        return self._vector_store
+
+    # --- documents ---------------------------------------------------------------------------
+
+    def document(self, path: str) -> sqlite3.Row | None:
+        return self.db.execute("SELECT * FROM documents WHERE path = ?", (str(path),)).fetchone()
+
+    def documents(self) -> list[sqlite3.Row]:
+        return self.db.execute("SELECT * FROM documents ORDER BY file_name").fetchall()
+
+    def find_documents(self, name_or_path: str) -> list[sqlite3.Row]:
+        p = str(Path(name_or_path).resolve())
+        return self.db.execute("SELECT * FROM documents WHERE path = ? OR file_name = ?",
+                               (p, Path(name_or_path).name)).fetchall()
+
+    def replace_document(self, doc: Document, vectors: np.ndarray | None = None) -> int:
+        """Store doc with its chunks, replacing any earlier version at the same path."""
+        from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
+
+        if vectors is None:
+            vectors = self.embedding.embed_array([c.index_text for c in doc.chunks])
+        with self._lock:
+            self._record_model()
+            did = doc.doc_id
+            nodes = []
+            for c, vec in zip(doc.chunks, vectors):
+                meta = {"file_name": doc.file_name, "doc_type": doc.doc_type,
+                        "fiscal_year": doc.fiscal_year or 0}
+                node = TextNode(id_=f"{did}:{c.ordinal}", text=c.index_text, metadata=meta,
+                                embedding=vec.tolist())
+                node.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id=did)
+                nodes.append(node)
+            self.vectors.delete(did)
+            if nodes:
+                self.vectors.add(nodes)
+            with self.db:
+                self.db.execute("DELETE FROM documents WHERE doc_id = ?", (did,))
+                self.db.execute(
+                    "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?)",
+                    (did, doc.path, doc.file_name, doc.sha256, doc.title, doc.fiscal_year,
+                     doc.doc_type, len(doc.chunks), datetime.now(timezone.utc).isoformat()))
+                self.db.executemany(
+                    "INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    [(f"{did}:{c.ordinal}", did, c.ordinal, c.text, c.index_text, c.page, c.sheet,
+                      c.rows[0] if c.rows else None, c.rows[1] if c.rows else None, c.heading,
+                      " ".join(c.tokens or thai.tokenize(c.index_text)) or "")
+                     for c in doc.chunks])
+                self._bump()
+        return len(doc.chunks)
+
+    def remove_document(self, path: str) -> bool:
+        with self._lock:
+            row = self.document(path)
+            if row is None:
+                return False
+            self.vectors.delete(row["doc_id"])
+            with self.db:
+                self.db.execute("DELETE FROM documents WHERE doc_id = ?", (row["doc_id"],))
+                self._bump()
+            return True
+
+    def chunk_rows(self, chunk_ids: list[str]) -> dict[str, sqlite3.Row]:
+        """Chunks joined with their document, by id."""
+        out = {}
+        for i in range(0, len(chunk_ids), 500):
+            part = chunk_ids[i:i + 500]
+            q = ("SELECT c.*, d.path, d.file_name, d.title, d.fiscal_year, d.doc_type "
+                 "FROM chunks c JOIN documents d USING (doc_id) "
+                 f"WHERE c.chunk_id IN ({','.join('?' * len(part))})")
+            out.update({r["chunk_id"]: r for r in self.db.execute(q, part)})
+        return out
+
+    def stats(self) -> dict:
+        docs, chunks = self.db.execute(
+            "SELECT COUNT(*), COALESCE(SUM(n_chunks), 0) FROM documents").fetchone()
+        return {"documents": docs, "chunks": chunks, "embed_model": self.meta("embed_model"),
+                "embed_dim": self.meta("embed_dim"), "data_dir": str(self.dir),
+                "chroma": self.settings.chroma_url or "embedded"}
+
+    # --- BM25 --------------------------------------------------------------------------------
+
+    def bm25(self):
+        """(bm25s index, chunk ids, per-chunk filter columns), rebuilt when the docstore moved.
+
+        Tokens are stored with the chunks at ingest, so a rebuild is only bm25s's indexing."""
+        gen = self.generation()
+        if self._bm25 is not None and self._bm25[0] == gen:
+            return self._bm25[1:]
+        with self._lock:
+            import bm25s
+            rows = self.db.execute(
+                "SELECT c.chunk_id, c.tokens, d.file_name, d.doc_type, d.fiscal_year "
+                "FROM chunks c JOIN documents d USING (doc_id) ORDER BY c.chunk_id").fetchall()
+            ids = [r["chunk_id"] for r in rows]
+            cols = {"file_name": np.array([r["file_name"] for r in rows], dtype=object),
+                    "doc_type": np.array([r["doc_type"] for r in rows], dtype=object),
+                    "fiscal_year": np.array([r["fiscal_year"] or 0 for r in rows])}
+            index = bm25s.BM25()
+            if rows:
+                index.index([r["tokens"].split(" ") for r in rows], show_progress=False)
+            self._bm25 = (gen, index, ids, cols)
+            return self._bm25[1:]
+
+    def close(self) -> None:
+        self.db.close()
