@@ -130,3 +130,52 @@ def eval_beir(directory: Path, settings: Settings | None = None, progress: bool 
         result["seconds"] = {"ingest": round(ingest_s, 1), "search_all_modes": round(search_s, 1)}
         store.close()
         return result
+
+
+# --- criteria -----------------------------------------------------------------------------------
+
+def read_qrels(path: Path) -> dict[str, dict[str, int]]:
+    """`code<TAB>file_name<TAB>grade` lines → {code: {file_name: grade}}."""
+    out: dict[str, dict[str, int]] = {}
+    for n, row in enumerate(read_lines(path), 1):
+        if len(row) < 3 or not row[2].strip().lstrip("-").isdigit():
+            raise ValueError(f"{Path(path).name}: line {n} is not 'code<TAB>file_name<TAB>grade': {row!r}")
+        out.setdefault(row[0].strip(), {})[row[1].strip()] = int(row[2])
+    return out
+
+
+def eval_criteria(docs_dir: Path, qrels_path: Path, settings: Settings | None = None,
+                  progress: bool = True) -> dict:
+    from kb.service import KnowledgeBase
+
+    qrels = read_qrels(qrels_path)
+    settings, tmp = temp_settings(settings)
+    with tmp:
+        kb = KnowledgeBase(settings)
+        t0 = time.perf_counter()
+        summary = kb.ingest([docs_dir], progress=progress)
+        ingest_s = time.perf_counter() - t0
+        unknown = sorted(code for code in qrels if not _known(kb, code))
+        scored = {c: q for c, q in qrels.items() if c not in unknown and any(g > 0 for g in q.values())}
+        per, latencies = [], []
+        for code in scored:
+            t = time.perf_counter()
+            docs = kb.evidence(code, k=CUTOFF)
+            latencies.append(time.perf_counter() - t)
+            per.append(score_ranking([d.file_name for d in docs], scored[code]))
+        names = ["nDCG@10", "Recall@10", "MRR@10", "P@5"]
+        result = {"docs": str(docs_dir), "criteria": len(scored), "documents": summary.ingested,
+                  "chunks": summary.chunks, "ingest_errors": summary.errors,
+                  "unknown_codes": unknown, **mean_metrics(per, names),
+                  "seconds": {"ingest": round(ingest_s, 1),
+                              "evidence_mean": round(sum(latencies) / max(len(latencies), 1), 3)}}
+        kb.store.close()
+        return result
+
+
+def _known(kb, code: str) -> bool:
+    try:
+        kb.catalogue.get(code)
+        return True
+    except KeyError:
+        return False

@@ -12,7 +12,7 @@ import hashlib
 import os
 import sqlite3
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -78,7 +78,7 @@ CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
 
 
 class Store:
-    def __init__(self, settings: Settings, embedding=None):
+    def __init__(self, settings: Settings, embedding=None, check_model: bool = True):
         self.settings = settings
         self.dir = Path(settings.data_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -90,7 +90,9 @@ class Store:
         self._embedding = embedding
         self._vector_store = None
         self._bm25 = None            # (generation, bm25s.BM25, chunk ids, doc rows per chunk)
-        self._check_model()
+        self._client = None
+        if check_model:       # `kb reindex` opens a store to move it to another model
+            self._check_model()
 
     # --- model bookkeeping -------------------------------------------------------------------
 
@@ -149,14 +151,59 @@ class Store:
                 else:
                     client = chromadb.PersistentClient(path=str(self.dir / "chroma"),
                                                        settings=chroma_settings)
-                collection = client.get_or_create_collection(
-                    self.settings.collection, embedding_function=None,
-                    metadata={"hnsw:space": "cosine"})
+                collection = self._collection(client)
             except Exception as exc:  # network errors, bad URL, incompatible server
                 where = f"Chroma server at {url}" if url else f"Chroma store in {self.dir / 'chroma'}"
                 raise StoreError(f"cannot open {where}: {exc}") from exc
+            self._client = client
             self._vector_store = ChromaVectorStore(chroma_collection=collection)
         return self._vector_store
+
+    def _collection(self, client):
+        return client.get_or_create_collection(self.settings.collection, embedding_function=None,
+                                               metadata={"hnsw:space": "cosine"})
+
+    def _nodes(self, rows, vectors) -> list:
+        from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
+        nodes = []
+        for r, vec in zip(rows, vectors):
+            meta = {"file_name": r["file_name"], "doc_type": r["doc_type"],
+                    "fiscal_year": r["fiscal_year"] or 0}
+            node = TextNode(id_=r["chunk_id"], text=r["index_text"], metadata=meta,
+                            embedding=[float(x) for x in vec])
+            node.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id=r["doc_id"])
+            nodes.append(node)
+        return nodes
+
+    def reembed(self, embedding, model_id: str, progress: bool = True, batch: int = 64) -> int:
+        """Re-embed every stored chunk with another model and rebuild the Chroma collection.
+
+        The docstore is the source, so files need not exist any more. All new vectors are
+        computed before the collection is touched: an interrupted run changes nothing."""
+        from llama_index.vector_stores.chroma import ChromaVectorStore
+        from tqdm import tqdm
+        rows = self.db.execute(
+            "SELECT c.chunk_id, c.doc_id, c.index_text, d.file_name, d.doc_type, d.fiscal_year "
+            "FROM chunks c JOIN documents d USING (doc_id) ORDER BY c.chunk_id").fetchall()
+        vectors = []
+        for i in tqdm(range(0, len(rows), batch), desc="re-embed", unit="batch", disable=not progress):
+            vectors.extend(embedding.embed_array([r["index_text"] for r in rows[i:i + batch]]))
+        with self._lock:
+            self.vectors  # noqa: B018 - opens the client
+            try:
+                self._client.delete_collection(self.settings.collection)
+            except Exception:   # nothing to delete yet
+                pass
+            self._vector_store = ChromaVectorStore(chroma_collection=self._collection(self._client))
+            if rows:
+                self._vector_store.add(self._nodes(rows, vectors))
+            with self.db:
+                self._set_meta("embed_model", model_id)
+                self._set_meta("embed_dim", embedding.dim)
+                self._bump()
+        self.settings = replace(self.settings, embed_model=model_id)
+        self._embedding = embedding
+        return len(rows)
 
     # --- documents ---------------------------------------------------------------------------
 
@@ -173,21 +220,15 @@ class Store:
 
     def replace_document(self, doc: Document, vectors: np.ndarray | None = None) -> int:
         """Store doc with its chunks, replacing any earlier version at the same path."""
-        from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
-
         if vectors is None:
             vectors = self.embedding.embed_array([c.index_text for c in doc.chunks])
+        did = doc.doc_id
+        rows = [{"chunk_id": f"{did}:{c.ordinal}", "doc_id": did, "index_text": c.index_text,
+                 "file_name": doc.file_name, "doc_type": doc.doc_type,
+                 "fiscal_year": doc.fiscal_year} for c in doc.chunks]
+        nodes = self._nodes(rows, vectors)
         with self._lock:
             self._record_model()
-            did = doc.doc_id
-            nodes = []
-            for c, vec in zip(doc.chunks, vectors):
-                meta = {"file_name": doc.file_name, "doc_type": doc.doc_type,
-                        "fiscal_year": doc.fiscal_year or 0}
-                node = TextNode(id_=f"{did}:{c.ordinal}", text=c.index_text, metadata=meta,
-                                embedding=vec.tolist())
-                node.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id=did)
-                nodes.append(node)
             self.vectors.delete(did)
             if nodes:
                 self.vectors.add(nodes)

@@ -118,9 +118,14 @@ def words_of(text: str) -> list[str]:
     return [t for t in word_tokenize(text, engine="newmm", keep_whitespace=False) if t.strip()]
 
 
+_GROUPED_NUMBER = re.compile(r"^\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
+
+
 def tokenize(text: str) -> list[str]:
-    """Tokens for BM25 and term matching: newmm words of the match form, punctuation dropped."""
-    return [t for t in words_of(match_form(text)) if not _PUNCT_ONLY.match(t)]
+    """Tokens for BM25 and term matching: newmm words of the match form, punctuation dropped,
+    thousands separators removed (a spreadsheet cell says 4410 where prose says 4,410)."""
+    return [t.replace(",", "") if _GROUPED_NUMBER.match(t) else t
+            for t in words_of(match_form(text)) if not _PUNCT_ONLY.match(t)]
 
 
 def sentences(text: str) -> list[str]:

