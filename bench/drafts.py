@@ -1,0 +1,80 @@
+#!/usr/bin/env python3
+"""Benchmark and calibrate the drafter on the sample corpus.
+
+    python bench/drafts.py                      # draft all 94 criteria, time it, score vs the expect file
+    python bench/drafts.py --calibrate          # also: the abstention signal per criterion and the best threshold
+    python bench/drafts.py --store DIR          # reuse a store (default: $KB_DATA_DIR or /tmp/draft-dev-store)
+
+The store is built from --docs (default corpus/) the first time and reused afterwards, since
+embedding the corpus takes minutes on a 2-core machine and drafting is what is measured here.
+Prints one JSON object.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--docs", type=Path, default=ROOT / "corpus")
+    ap.add_argument("--expect", type=Path, default=ROOT / "corpus" / "drafts-expect.tsv")
+    ap.add_argument("--store", type=Path, default=Path(os.environ.get("KB_DATA_DIR") or "/tmp/draft-dev-store"))
+    ap.add_argument("--drafter", default="extractive", choices=["extractive", "llm"])
+    ap.add_argument("--calibrate", action="store_true")
+    args = ap.parse_args()
+
+    from kb.config import Settings
+    from kb.draft import draft_criterion
+    from kb.evaluate import read_expect, score_drafts
+    from kb.service import KnowledgeBase
+
+    kb = KnowledgeBase(replace(Settings.from_env(), data_dir=args.store, chroma_url=None))
+    if not kb.store.stats()["documents"]:
+        kb.ingest([args.docs], progress=True)
+    codes = [c.code for c in kb.catalogue.criteria()]
+
+    # 1. the bar: every criterion drafted, wall-clock time (evidence retrieval included)
+    kb.search("warm up", k=1)       # load the embedding model outside the timing
+    t0 = time.perf_counter()
+    drafts = {code: draft_criterion(kb, code, drafter=args.drafter) for code in codes}
+    elapsed = time.perf_counter() - t0
+    result = {"store": str(args.store), "documents": kb.store.stats()["documents"],
+              "criteria": len(codes), "seconds_all": round(elapsed, 1),
+              "seconds_per_draft": round(elapsed / len(codes), 3),
+              "abstained": sum(d.abstained for d in drafts.values())}
+
+    # 2. quality against the expect file
+    if args.expect.is_file():
+        expect = read_expect(args.expect)
+        result["scores"] = score_drafts(kb, expect, drafter=args.drafter, progress=False)
+        if args.calibrate:
+            result["calibration"] = calibrate(drafts, expect)
+    print(json.dumps(result, ensure_ascii=False, indent=1))
+    return 0
+
+
+def calibrate(drafts, expect) -> dict:
+    """Abstention accuracy for each threshold on the support signal, and the signal itself."""
+    rows = sorted((d.support, not expect[c], c) for c, d in drafts.items() if c in expect)
+    best = (0.0, 0.0)
+    table = {}
+    for t in sorted({round(s, 3) for s, _, _ in rows} | {0.0}):
+        acc = sum((s < t) == should for s, should, _ in rows) / len(rows)
+        table[f"{t:.3f}"] = round(acc, 4)
+        if acc > best[1]:
+            best = (t, acc)
+    return {"best_threshold": best[0], "best_accuracy": round(best[1], 4),
+            "signal": [(c, round(s, 3), "abstain" if should else "draft") for s, should, c in rows]}
+
+
+if __name__ == "__main__":
+    sys.exit(main())
