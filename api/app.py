@@ -1,0 +1,118 @@
+"""The FastAPI application: JSON API (/api, OpenAPI at /docs) and the Thai web app (/).
+
+`create_app()` builds it; the KnowledgeBase, review database and job runner are created once,
+at startup, and shared by every request (see api/context.py).
+"""
+from __future__ import annotations
+
+import os
+from contextlib import asynccontextmanager
+from datetime import date
+from pathlib import Path
+from typing import Callable
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+
+from api.context import AppContext, Limits
+from api.jobs import JobRunner
+from api.security import LoginRequired
+from kb.review import Conflict, Invalid, NotFound, ReviewDB, ReviewError, database_url
+
+HERE = Path(__file__).parent
+DEFAULT_AGENCY = "หน่วยงานของท่าน"
+
+
+def current_fiscal_year(today: date | None = None) -> int:
+    """Thai fiscal year in พ.ศ.: it starts on 1 October."""
+    today = today or date.today()
+    return today.year + 543 + (1 if today.month >= 10 else 0)
+
+
+def create_app(settings=None, *, kb=None, database: str | None = None, draft_fn: Callable | None = None,
+               limits: Limits | None = None, agency: str | None = None,
+               fiscal_year: int | None = None) -> FastAPI:
+    """`kb` may be given (tests share one); otherwise it is created from `settings` at startup.
+    `draft_fn` replaces kb.draft.draft_criterion (tests, or another drafter)."""
+    from kb.config import Settings
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        nonlocal settings
+        settings = settings or (kb.settings if kb is not None else Settings.from_env())
+        own_kb = kb is None
+        if own_kb:
+            from kb.service import KnowledgeBase
+            base = KnowledgeBase(settings)
+        else:
+            base = kb
+        db = ReviewDB(database or database_url(settings.data_dir))
+        db.abandon_unfinished_uploads()
+        if not db.assessments():
+            # A fresh install opens on a working assessment rather than an empty screen.
+            db.create_assessment(agency or os.environ.get("KB_AGENCY") or DEFAULT_AGENCY,
+                                 fiscal_year or int(os.environ.get("KB_FISCAL_YEAR") or current_fiscal_year()))
+        app.state.ctx = AppContext(kb=base, db=db, jobs=JobRunner(),
+                                   upload_dir=Path(settings.data_dir) / "uploads",
+                                   limits=limits or Limits.from_env(), draft_fn=draft_fn)
+        try:
+            yield
+        finally:
+            app.state.ctx.jobs.shutdown()
+            db.dispose()
+            if own_kb:
+                base.store.close()
+
+    app = FastAPI(title="kb — คลังหลักฐานแบบฟอร์มที่ 3 (PMQA 4.0)", version="0.1.0", lifespan=lifespan,
+                  description="Evidence, drafts, review and export for the Public Sector 4.0 "
+                              "self-assessment. Authenticate with `POST /api/tokens`, then send "
+                              "`Authorization: Bearer <token>`.")
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    from api import rest, web
+    app.include_router(rest.router)
+    app.include_router(web.router)
+
+    @app.middleware("http")
+    async def upload_size_limit(request: Request, call_next):
+        # Refuse an oversize upload from its Content-Length, before the body is read at all;
+        # api.uploads counts bytes too, for clients that send no length.
+        if request.method == "POST" and request.url.path in ("/api/documents", "/documents/upload"):
+            limit = request.app.state.ctx.limits
+            length = request.headers.get("content-length")
+            allowance = limit.upload_bytes * limit.files_per_upload + 1024 * 1024
+            if length and length.isdigit() and int(length) > allowance:
+                return _error(request, 413, f"ไฟล์ใหญ่เกินกำหนด (ไม่เกิน {limit.upload_bytes // 1024 // 1024} MB ต่อไฟล์)")
+        return await call_next(request)
+
+    @app.exception_handler(LoginRequired)
+    async def to_login(request: Request, exc: LoginRequired):
+        target = "/login?next=" + request.url.path
+        if request.headers.get("hx-request"):
+            return PlainTextResponse("ต้องเข้าสู่ระบบใหม่", status_code=401, headers={"HX-Redirect": target})
+        return RedirectResponse(target, status_code=303)
+
+    @app.exception_handler(ReviewError)
+    async def review_error(request: Request, exc: ReviewError):
+        code = 404 if isinstance(exc, NotFound) else 409 if isinstance(exc, Conflict) else \
+            422 if isinstance(exc, Invalid) else 400
+        return _error(request, code, str(exc), getattr(exc, "payload", None))
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException):
+        return _error(request, exc.status_code, exc.detail, headers=exc.headers)
+
+    return app
+
+
+def _error(request: Request, status: int, message, payload: dict | None = None, headers=None):
+    """JSON for the API; a plain Thai line for htmx (shown as a notice by app.js); a page otherwise."""
+    if request.url.path.startswith("/api/") or not isinstance(message, str):
+        return JSONResponse({"detail": message, **(payload or {})}, status_code=status, headers=headers)
+    if request.headers.get("hx-request") or request.headers.get("x-requested-with"):
+        return PlainTextResponse(message, status_code=status, headers=headers)
+    from api.web import templates
+    return templates.TemplateResponse(request, "error.html", {"status": status, "message": message},
+                                      status_code=status, headers=headers)
+

@@ -1,0 +1,315 @@
+"""The JSON API under /api: a thin layer over kb.workflow, kb.review, kb.auth and kb.export.
+
+Errors come back as {"detail": "..."} with a Thai message; a stale draft edit is 409 with the
+current version and the text that was sent (nothing is lost).
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, Depends, File, HTTPException, Query, Request, Response, UploadFile
+from pydantic import BaseModel, Field
+
+from api import uploads
+from api.security import ctx, current_user, require
+from kb import auth, export, workflow
+from kb.retrieve import Filters
+
+router = APIRouter(prefix="/api")
+
+
+# --- request bodies -----------------------------------------------------------------------------
+
+class Credentials(BaseModel):
+    name: str
+    password: str
+    label: str = Field("", description="What the token is for (shown in the audit log)")
+
+
+class NewUser(BaseModel):
+    name: str
+    password: str
+    role: Literal["viewer", "editor", "reviewer", "admin"]
+
+
+class NewAssessment(BaseModel):
+    agency: str
+    fiscal_year: int = Field(description="ปีงบประมาณ พ.ศ. เช่น 2567")
+
+
+class Decision(BaseModel):
+    note: str = ""
+
+
+class Generate(BaseModel):
+    drafter: Literal["extractive", "llm"] = "extractive"
+
+
+class Edit(BaseModel):
+    text: str
+    base_version: int | None = Field(description="The version the edit started from (0 or null for none)")
+
+
+class Approve(BaseModel):
+    version: int = Field(description="The version the reviewer read and approves")
+    note: str = ""
+
+
+class Note(BaseModel):
+    note: str = ""
+
+
+class Owner(BaseModel):
+    owner: str | None = None
+
+
+class NewComment(BaseModel):
+    text: str
+
+
+class Suggest(BaseModel):
+    codes: list[str] | None = Field(None, description="Criteria to refresh; all 94 when omitted")
+
+
+# --- auth and users -------------------------------------------------------------------------------
+
+@router.get("/health")
+def health(request: Request):
+    return {"ok": True, **ctx(request).kb.store.stats()}
+
+
+@router.post("/tokens", status_code=201)
+def create_token(body: Credentials, request: Request):
+    """Exchange a name and password for an API token (send it as `Authorization: Bearer …`)."""
+    user = auth.authenticate(ctx(request).db, body.name, body.password)
+    if user is None:
+        raise HTTPException(401, "ชื่อผู้ใช้หรือรหัสผ่านไม่ถูกต้อง")
+    token = auth.issue_token(ctx(request).db, user["id"], "api", body.label)
+    return {"token": token["token"], "user": user}
+
+
+@router.delete("/tokens/current", status_code=204)
+def revoke_current(request: Request, user=Depends(require("read"))):
+    """Revoke the token this request was made with (log out)."""
+    raw = request.headers.get("authorization", "")[7:].strip() or request.cookies.get("kb_session", "")
+    auth.revoke_token(ctx(request).db, raw)
+    return Response(status_code=204)
+
+
+@router.get("/me")
+def me(user=Depends(require("read"))):
+    return {k: user[k] for k in ("id", "name", "role")}
+
+
+@router.get("/users")
+def list_users(request: Request, user=Depends(require("user.manage"))):
+    return ctx(request).db.users()
+
+
+@router.post("/users", status_code=201)
+def add_user(body: NewUser, request: Request, user=Depends(require("user.manage"))):
+    return auth.add_user(ctx(request).db, body.name, body.password, body.role, by=user["id"])
+
+
+# --- assessments and the criteria tree -----------------------------------------------------------
+
+@router.get("/assessments")
+def list_assessments(request: Request, user=Depends(require("read"))):
+    return ctx(request).db.assessments()
+
+
+@router.post("/assessments", status_code=201)
+def create_assessment(body: NewAssessment, request: Request, user=Depends(require("assessment.create"))):
+    return ctx(request).db.create_assessment(body.agency, body.fiscal_year, user["id"])
+
+
+@router.get("/assessments/{aid}/criteria")
+def criteria_tree(aid: int, request: Request, user=Depends(require("read"))):
+    """หมวด → items → criteria with status, owner, evidence counts and progress."""
+    c = ctx(request)
+    return workflow.criteria_tree(c.catalogue, c.db, aid)
+
+
+def _code(request: Request, code: str) -> str:
+    try:
+        return ctx(request).catalogue.get(code).code
+    except KeyError:
+        raise HTTPException(404, f"ไม่พบเกณฑ์รหัส {code} ในแบบฟอร์ม") from None
+
+
+@router.get("/assessments/{aid}/criteria/{code}")
+def criterion(aid: int, code: str, request: Request, user=Depends(require("read"))):
+    """The form's wording with the review state: evidence links, draft versions, comments."""
+    c, code = ctx(request), _code(request, code)
+    crit = c.catalogue.get(code)
+    return {"code": code, "item": {"code": crit.item.code, "title": crit.item.title},
+            "wording": crit.wording, "subprompts": [sp.label for sp in crit.subprompts],
+            **c.db.criterion(aid, code)}
+
+
+@router.get("/assessments/{aid}/criteria/{code}/evidence")
+def evidence(aid: int, code: str, request: Request, user=Depends(require("read"))):
+    """Evidence links; suggestions are computed first if the store changed since last time."""
+    c, code = ctx(request), _code(request, code)
+    c.db.assessment(aid)
+    workflow.suggest(c.kb, c.db, aid, code, user["id"])
+    return c.db.criterion(aid, code)["evidence"]
+
+
+@router.post("/assessments/{aid}/criteria/{code}/evidence/refresh")
+def refresh_evidence(aid: int, code: str, request: Request, user=Depends(require("evidence.suggest"))):
+    c, code = ctx(request), _code(request, code)
+    c.db.assessment(aid)
+    workflow.suggest(c.kb, c.db, aid, code, user["id"], force=True)
+    return c.db.criterion(aid, code)["evidence"]
+
+
+@router.post("/assessments/{aid}/evidence/{link_id}/{decision}")
+def decide(aid: int, link_id: int, decision: Literal["accept", "reject", "reset"], request: Request,
+           body: Decision | None = None, user=Depends(require("evidence.decide"))):
+    """Accept or reject a suggested passage (reset puts it back to suggested)."""
+    state = {"accept": "accepted", "reject": "rejected", "reset": "suggested"}[decision]
+    return ctx(request).db.decide_evidence(aid, link_id, state, user["id"], body.note if body else "")
+
+
+@router.post("/assessments/{aid}/suggest", status_code=202)
+def suggest_all(aid: int, request: Request, body: Suggest | None = None,
+                user=Depends(require("evidence.suggest"))):
+    """Compute evidence suggestions for many criteria as a background job (see /api/jobs/{id})."""
+    c = ctx(request)
+    c.db.assessment(aid)
+    codes = [_code(request, x) for x in body.codes] if body and body.codes else \
+        [cr.code for cr in c.catalogue.criteria()]
+    return start_suggest_job(c, aid, codes, user).to_dict()
+
+
+def start_suggest_job(c, aid: int, codes: list[str], user: dict):
+    def work(job):
+        for code in codes:
+            job.current = code
+            job.message = f"กำลังค้นหาหลักฐานของเกณฑ์ {code}"
+            workflow.suggest(c.kb, c.db, aid, code, user["id"])
+            job.done += 1
+        job.message = f"ค้นหาหลักฐานครบ {len(codes)} เกณฑ์"
+    return c.jobs.submit("suggest", len(codes), work, user=user["name"])
+
+
+# --- drafts and review ----------------------------------------------------------------------------
+
+@router.get("/assessments/{aid}/criteria/{code}/drafts")
+def drafts(aid: int, code: str, request: Request, user=Depends(require("read"))):
+    return ctx(request).db.criterion(aid, _code(request, code))["versions"]
+
+
+@router.post("/assessments/{aid}/criteria/{code}/drafts", status_code=201)
+def generate(aid: int, code: str, request: Request, body: Generate | None = None,
+             user=Depends(require("draft.generate"))):
+    """Draft the narrative from the accepted evidence (a new version)."""
+    c = ctx(request)
+    return workflow.generate(c.kb, c.db, aid, _code(request, code), user["id"],
+                             drafter=body.drafter if body else "extractive", draft_fn=c.draft_fn)
+
+
+@router.put("/assessments/{aid}/criteria/{code}/draft", status_code=201)
+def edit(aid: int, code: str, body: Edit, request: Request, user=Depends(require("draft.edit"))):
+    """Save an edited text as a new version. 409 if someone saved a newer version since
+    `base_version`; the response then holds the current version and your text."""
+    c = ctx(request)
+    return workflow.edit(c.kb, c.db, aid, _code(request, code), user["id"], body.text, body.base_version)
+
+
+@router.post("/assessments/{aid}/criteria/{code}/submit")
+def submit(aid: int, code: str, request: Request, user=Depends(require("draft.submit"))):
+    return ctx(request).db.submit(aid, _code(request, code), user["id"])
+
+
+@router.post("/assessments/{aid}/criteria/{code}/approve")
+def approve(aid: int, code: str, body: Approve, request: Request, user=Depends(require("draft.approve"))):
+    return ctx(request).db.approve(aid, _code(request, code), body.version, user["id"], body.note)
+
+
+@router.post("/assessments/{aid}/criteria/{code}/return")
+def send_back(aid: int, code: str, request: Request, body: Note | None = None,
+              user=Depends(require("review.return"))):
+    return ctx(request).db.send_back(aid, _code(request, code), user["id"], body.note if body else "")
+
+
+@router.put("/assessments/{aid}/criteria/{code}/owner")
+def set_owner(aid: int, code: str, body: Owner, request: Request, user=Depends(require("owner.assign"))):
+    return ctx(request).db.set_owner(aid, _code(request, code), body.owner, user["id"])
+
+
+@router.post("/assessments/{aid}/criteria/{code}/comments", status_code=201)
+def comment(aid: int, code: str, body: NewComment, request: Request, user=Depends(require("comment"))):
+    return ctx(request).db.add_comment(aid, _code(request, code), body.text, user["id"])
+
+
+@router.get("/assessments/{aid}/audit")
+def audit(aid: int, request: Request, code: str | None = None, limit: int = Query(200, le=2000),
+          user=Depends(require("read"))):
+    c = ctx(request)
+    c.db.assessment(aid)
+    return c.db.audit(aid, _code(request, code) if code else None, limit)
+
+
+# --- search, documents, jobs ----------------------------------------------------------------------
+
+@router.get("/search")
+def search(request: Request, q: str = Query(min_length=1), k: int = Query(10, ge=1, le=100),
+           year: int | None = None, type: str | None = None, file: str | None = None,
+           mode: Literal["hybrid", "bm25", "dense"] = "hybrid", user=Depends(require("read"))):
+    filters = Filters(fiscal_year=year, doc_type=type.lstrip(".").lower() if type else None, file_name=file)
+    return [h.to_dict() for h in ctx(request).kb.search(q, k=k, filters=filters, mode=mode)]
+
+
+@router.get("/documents")
+def list_documents(request: Request, user=Depends(require("read"))):
+    return uploads.documents(ctx(request))
+
+
+@router.post("/documents", status_code=202)
+def upload(request: Request, files: list[UploadFile] = File(description="PDF, DOCX, XLSX, CSV, HTML, TXT, MD"),
+           user=Depends(require("document.upload"))):
+    """Upload documents; ingestion runs as a background job: poll /api/jobs/{id}."""
+    c = ctx(request)
+    saved = uploads.save(files, c, user)
+    job = uploads.start_ingest(c, saved, user)
+    return {"job": job.to_dict(), "files": saved}
+
+
+@router.delete("/documents/{doc_id}")
+def delete_document(doc_id: str, request: Request, user=Depends(require("document.delete"))):
+    return uploads.delete(ctx(request), doc_id, user)
+
+
+@router.get("/jobs/{job_id}")
+def job(job_id: str, request: Request, user=Depends(require("read"))):
+    j = ctx(request).jobs.get(job_id)
+    if j is None:
+        raise HTTPException(404, f"ไม่พบงานรหัส {job_id} (งานที่เสร็จนานแล้วหรือก่อนเริ่มระบบใหม่จะไม่ถูกเก็บไว้)")
+    return j.to_dict()
+
+
+# --- coverage and export --------------------------------------------------------------------------
+
+@router.get("/assessments/{aid}/coverage")
+def coverage(aid: int, request: Request, user=Depends(require("read"))):
+    c = ctx(request)
+    return workflow.coverage(c.catalogue, c.db, aid)
+
+
+@router.get("/assessments/{aid}/export")
+def export_form(aid: int, request: Request, format: Literal["docx", "md", "json"] = "docx",
+                include_drafts: bool = False, user=Depends(require("export"))):
+    """The completed แบบฟอร์มที่ 3 (☑ approved answers, evidence appendix) as DOCX, Markdown or JSON."""
+    return export_response(ctx(request), aid, format, include_drafts)
+
+
+def export_response(c, aid: int, fmt: str, include_drafts: bool) -> Response:
+    data = export.form_data(c.catalogue, c.db, aid, include_drafts=include_drafts)
+    name = export.file_name(data, fmt)
+    return Response(export.render(data, fmt), media_type=export.MEDIA_TYPES[fmt],
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+__all__ = ["router", "current_user", "start_suggest_job", "export_response"]

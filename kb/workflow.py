@@ -1,0 +1,213 @@
+"""The reviewer's workflow: KnowledgeBase (retrieval, drafting) meets ReviewDB (decisions).
+
+Kept apart from both so that each stays ignorant of the other: retrieval never hears of
+assessments, the review tables never run a model. The API and the CLI call these functions.
+"""
+from __future__ import annotations
+
+import re
+from typing import Callable
+
+from kb.review import NotFound, ReviewDB
+
+SUGGESTIONS_PER_CRITERION = 5      # documents; each brings up to 3 passages
+
+
+def _criterion_code(kb, code: str) -> str:
+    try:
+        return kb.catalogue.get(code).code
+    except KeyError as err:
+        raise NotFound(f"ไม่พบเกณฑ์รหัส {code} ในแบบฟอร์ม") from err
+
+
+# --- evidence -----------------------------------------------------------------------------------
+
+def suggest(kb, db: ReviewDB, assessment_id: int, code: str, user_id: int | None = None,
+            force: bool = False, k: int = SUGGESTIONS_PER_CRITERION) -> bool:
+    """(Re)compute suggested evidence when the store changed since the last time (or when
+    forced). True when retrieval ran. Decisions already taken are kept."""
+    code = _criterion_code(kb, code)
+    generation = kb.store.generation()
+    if not force and db.criterion(assessment_id, code)["suggested_generation"] == generation:
+        return False
+    docs = kb.evidence(code, k=k)
+    db.record_suggestions(assessment_id, code, docs, generation, user_id)
+    return True
+
+
+# --- drafts -------------------------------------------------------------------------------------
+
+def default_drafter() -> Callable:
+    # Imported on use: drafting pulls in the verifier and, for the LLM drafter, HTTP clients,
+    # none of which the rest of the review service needs.
+    from kb.draft import draft_criterion
+    return draft_criterion
+
+
+def generate(kb, db: ReviewDB, assessment_id: int, code: str, user_id: int,
+             drafter: str = "extractive", draft_fn: Callable | None = None) -> dict:
+    """A new draft version from the drafter, fed with the accepted evidence (or, when none is
+    accepted yet, with what the drafter retrieves itself)."""
+    code = _criterion_code(kb, code)
+    assessment = db.assessment(assessment_id)
+    accepted = db.accepted_chunk_ids(assessment_id, code)
+    draft = (draft_fn or default_drafter())(kb, code, accepted_chunk_ids=accepted or None,
+                                             drafter=drafter, year=assessment["fiscal_year"])
+    d = draft.to_dict()
+    return db.add_version(assessment_id, code, user_id, kind="generated", text=d["text"],
+                          sources=d.get("sources", []), sentences=d.get("sentences", []),
+                          drafter=d.get("drafter", drafter), abstained=bool(d.get("abstained")),
+                          warnings=d.get("warnings", []), previous_answer=d.get("previous_answer"))
+
+
+def edit(kb, db: ReviewDB, assessment_id: int, code: str, user_id: int, text: str,
+         base_version: int | None) -> dict:
+    """A writer's version. It keeps the numbered sources of the version it started from and
+    adds any accepted evidence not among them (new numbers at the end, so existing [n] stay
+    right); every sentence is verified again, as a generated draft is."""
+    code = _criterion_code(kb, code)
+    text = text.replace("\r\n", "\n").strip()
+    latest = db.latest_version(assessment_id, code)
+    sources = list(latest["sources"]) if latest else []
+    known = {s.get("chunk_id") for s in sources}
+    for link in db.criterion(assessment_id, code)["evidence"]:
+        if link["state"] == "accepted" and link["chunk_id"] not in known:
+            sources.append({"n": len(sources) + 1, "chunk_id": link["chunk_id"],
+                            "file_name": link["file_name"], "where": link["where"],
+                            "passage": link["passage"], "fiscal_year": link["fiscal_year"]})
+    return db.add_version(assessment_id, code, user_id, kind="edited", text=text, sources=sources,
+                          sentences=verify_text(text, sources), drafter="human",
+                          previous_answer=latest["previous_answer"] if latest else None,
+                          base_version=base_version, check_base=True)
+
+
+# How drafts are laid out (kb.draft.compose): the criterion's stem and sub-prompt headings, which
+# end in a lead-in word, then numbered items "1. … [1][2]", unsupported ones flagged "⚠ (…)".
+_PIECE_END = re.compile(r"(?<=\])[ \t]+(?=[^\s\[])")     # after a sentence's citation markers
+_ENUMERATOR = re.compile(r"^\s*(?:\d+[.)]|[-•])\s+")
+_FLAG = re.compile(r"\s*⚠\s*\(ต้องตรวจสอบ\)\s*$")
+_LEAD_IN = re.compile(r"(?:คือ|ได้แก่|เช่น|โดย|ดังนี้|:)\s*$")
+
+
+def _pieces(text: str) -> list[tuple[str, bool]]:
+    """(piece, indented) for each sentence-sized piece of a narrative, in order."""
+    out = []
+    for line in text.replace("\r\n", "\n").split("\n"):
+        if line.strip():
+            out += [(p.strip(), line[:1].isspace()) for p in _PIECE_END.split(line) if p.strip()]
+    return out
+
+
+def _bare(piece: str) -> str:
+    """A piece without its enumerator, review flag and citation markers: the claim itself."""
+    from kb.verify import strip_citations
+    return strip_citations(_ENUMERATOR.sub("", _FLAG.sub("", piece)))
+
+
+def _is_structure(piece: str) -> bool:
+    """The form's own words (stem, sub-prompt heading), a tick box or a placeholder: not a claim."""
+    from kb.verify import citations_in
+    if citations_in(piece):
+        return False
+    bare = _bare(piece)
+    return not bare or bare.startswith(("☐", "☑", "(")) or bool(_LEAD_IN.search(bare))
+
+
+def verify_text(text: str, sources: list[dict]) -> list[dict]:
+    """Verdicts for a written narrative, as kb.draft gives them for a generated one."""
+    from kb import verify
+    passages = {int(s["n"]): s.get("passage", "") for s in sources}
+    known = verify.known_names(list(passages.values()))
+    out = []
+    for piece, _ in _pieces(text):
+        if _is_structure(piece):
+            continue
+        cites = verify.citations_in(piece)
+        check = verify.check_sentence(_bare(piece), cites, passages, known)
+        out.append({"text": _bare(piece), "citations": cites, "verdict": check.verdict,
+                    "problems": check.problems})
+    return out
+
+
+def draft_view(version: dict) -> list[dict]:
+    """The narrative line by line for display: each piece with its citations and, for claims,
+    the verifier's verdict and problems. Structure lines (kind heading or note: the form's
+    words, placeholders) have verdict None."""
+    from kb.verify import citations_in
+    by_claim = {_bare(s["text"]): s for s in version.get("sentences", [])}
+    view = []
+    for piece, indented in _pieces(version.get("text", "")):
+        checked = by_claim.get(_bare(piece))
+        shown = _FLAG.sub("", piece)
+        kind = "claim" if checked or not _is_structure(piece) else \
+            "note" if _bare(piece).startswith("(") else "heading"
+        view.append({"text": shown, "citations": citations_in(piece), "indented": indented, "kind": kind,
+                     "verdict": checked["verdict"] if checked else None,
+                     "problems": checked["problems"] if checked else []})
+    return view
+
+
+# --- coverage -----------------------------------------------------------------------------------
+
+def coverage(catalogue, db: ReviewDB, assessment_id: int) -> dict:
+    """Per item: criteria by status and evidence counts; and every criterion, those with no
+    accepted evidence first (fewest suggestions first among them) — the gaps to work on."""
+    overview = db.overview(assessment_id)
+    items, criteria = [], []
+    totals = {s: 0 for s in ("not_started", "drafting", "in_review", "approved")}
+    for item in catalogue.items():
+        row = {"code": item.code, "title": item.title, "category": item.category,
+               "criteria": len(item.criteria), "accepted": 0, "suggested": 0, "no_evidence": 0,
+               **{s: 0 for s in totals}}
+        for c in item.criteria:
+            o = overview.get(c.code, {})
+            status = o.get("status", "not_started")
+            row[status] += 1
+            totals[status] += 1
+            row["accepted"] += o.get("accepted", 0)
+            row["suggested"] += o.get("suggested", 0)
+            row["no_evidence"] += not o.get("accepted", 0)
+            criteria.append({"code": c.code, "item": item.code, "wording": c.wording, "status": status,
+                             "accepted": o.get("accepted", 0), "suggested": o.get("suggested", 0),
+                             "rejected": o.get("rejected", 0), "owner": o.get("owner")})
+        items.append(row)
+    criteria.sort(key=lambda c: (c["accepted"] > 0, c["accepted"], c["suggested"], _code_key(c["code"])))
+    n = len(criteria)
+    return {"assessment_id": assessment_id, "criteria_total": n, "status_totals": totals,
+            "approved_share": round(totals["approved"] / n, 4) if n else 0.0,
+            "without_evidence": sum(1 for c in criteria if not c["accepted"]),
+            "items": items, "criteria": criteria}
+
+
+def _code_key(code: str) -> tuple:
+    return tuple(int(p) for p in code.split("."))
+
+
+# --- the criteria tree ------------------------------------------------------------------------
+
+def criteria_tree(catalogue, db: ReviewDB, assessment_id: int) -> dict:
+    """หมวด → items → criteria, each criterion with its review status and evidence counts, and
+    progress (share approved) at every level."""
+    overview = db.overview(assessment_id)
+    empty = {"status": "not_started", "owner": None, "suggested": 0, "accepted": 0, "rejected": 0,
+             "versions": 0}
+
+    def progress(rows: list[dict]) -> dict:
+        n = len(rows)
+        done = sum(r["status"] == "approved" for r in rows)
+        return {"criteria": n, "approved": done, "share": round(done / n, 4) if n else 0.0}
+
+    categories, every = [], []
+    for cat in catalogue.categories:
+        items, in_cat = [], []
+        for item in cat.items:
+            rows = [{"code": c.code, "wording": c.wording, **{**empty, **overview.get(c.code, {})}}
+                    for c in item.criteria]
+            in_cat += rows
+            items.append({"code": item.code, "title": item.title, "criteria": rows,
+                          "progress": progress(rows)})
+        every += in_cat
+        categories.append({"number": cat.number, "title": cat.title, "items": items,
+                           "progress": progress(in_cat)})
+    return {"assessment": db.assessment(assessment_id), "categories": categories,
+            "progress": progress(every)}

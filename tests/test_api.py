@@ -1,0 +1,296 @@
+"""The JSON API through the real ASGI app, on SQLite and PostgreSQL: every endpoint, the auth
+failures, wrong roles, stale edits and the upload limits."""
+from __future__ import annotations
+
+import io
+import json
+import time
+
+import docx
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.context import Limits
+from review_support import USERS, database_url, ingested_kb, make_users, postgres_server  # noqa: F401
+
+
+class Api:
+    """A TestClient plus a Bearer token per role."""
+
+    def __init__(self, client: TestClient):
+        self.c = client
+        self.tokens = {role: client.post("/api/tokens", json={"name": role, "password": pw}).json()["token"]
+                       for role, pw in USERS.items()}
+        self.aid = client.get("/api/assessments", headers=self.h("viewer")).json()[0]["id"]
+
+    def h(self, role: str | None) -> dict:
+        return {"Authorization": f"Bearer {self.tokens[role]}"} if role else {}
+
+    def __getattr__(self, method):           # api.get(url, role, ...) etc.
+        def call(url, role=None, **kw):
+            return getattr(self.c, method)(url.replace("{aid}", str(self.aid)), headers=self.h(role), **kw)
+        return call
+
+
+def _app(kb, url, **kw):
+    return create_app(kb=kb, database=url, agency="กรมทดสอบ", fiscal_year=2564, **kw)
+
+
+@pytest.fixture
+def api(ingested_kb, database_url):  # noqa: F811
+    app = _app(ingested_kb, database_url)
+    with TestClient(app) as client:
+        make_users(app.state.ctx.db)
+        yield Api(client)
+
+
+def test_anonymous_requests_are_refused(api):
+    assert api.get("/api/health").json()["ok"] is True              # the only open endpoint
+    for method, url in [("get", "/api/assessments"), ("get", "/api/assessments/{aid}/criteria"),
+                        ("get", "/api/search?q=x"), ("get", "/api/documents"),
+                        ("post", "/api/assessments/{aid}/evidence/1/accept"),
+                        ("post", "/api/assessments/{aid}/criteria/1.3.1/drafts"),
+                        ("put", "/api/assessments/{aid}/criteria/1.3.1/draft"),
+                        ("post", "/api/assessments/{aid}/criteria/1.3.1/approve"),
+                        ("delete", "/api/documents/x"), ("get", "/api/assessments/{aid}/export")]:
+        r = getattr(api, method)(url)
+        assert r.status_code == 401, (method, url, r.status_code)
+        assert r.headers["www-authenticate"] == "Bearer" and "เข้าสู่ระบบ" in r.json()["detail"]
+    bad = api.c.get("/api/me", headers={"Authorization": "Bearer not-a-token"})
+    assert bad.status_code == 401
+
+
+def test_tokens_login_and_logout(api):
+    wrong = api.post("/api/tokens", json={"name": "editor", "password": "nope"})
+    assert wrong.status_code == 401 and "รหัสผ่าน" in wrong.json()["detail"]
+    r = api.post("/api/tokens", json={"name": "editor", "password": USERS["editor"], "label": "script"})
+    assert r.status_code == 201 and r.json()["user"]["role"] == "editor"
+    h = {"Authorization": f"Bearer {r.json()['token']}"}
+    assert api.c.get("/api/me", headers=h).json() == {"id": r.json()["user"]["id"], "name": "editor", "role": "editor"}
+    assert api.c.delete("/api/tokens/current", headers=h).status_code == 204
+    assert api.c.get("/api/me", headers=h).status_code == 401
+
+
+def test_wrong_roles_are_forbidden(api):
+    cases = [("viewer", "post", "/api/assessments/{aid}/criteria/1.3.1/drafts", {}),
+             ("viewer", "post", "/api/assessments/{aid}/evidence/1/accept", {}),
+             ("viewer", "post", "/api/assessments/{aid}/criteria/1.3.1/comments", {"json": {"text": "x"}}),
+             ("editor", "post", "/api/assessments/{aid}/criteria/1.3.1/approve", {"json": {"version": 1}}),
+             ("editor", "post", "/api/assessments/{aid}/criteria/1.3.1/return", {}),
+             ("editor", "put", "/api/assessments/{aid}/criteria/1.3.1/owner", {"json": {"owner": "editor"}}),
+             ("reviewer", "delete", "/api/documents/abc", {}),
+             ("reviewer", "get", "/api/users", {}),
+             ("reviewer", "post", "/api/users", {"json": {"name": "n", "password": "password1", "role": "admin"}}),
+             ("editor", "post", "/api/assessments", {"json": {"agency": "ก", "fiscal_year": 2565}}),
+             ("viewer", "post", "/api/documents", {"files": {"files": ("a.txt", b"x", "text/plain")}})]
+    for role, method, url, kw in cases:
+        r = getattr(api, method)(url, role, **kw)
+        assert r.status_code == 403, (role, url, r.status_code, r.text)
+        assert "ทำสิ่งนี้ไม่ได้" in r.json()["detail"]
+
+
+def test_users_and_assessments(api):
+    r = api.post("/api/users", "admin", json={"name": "somsri", "password": "somsri-pass", "role": "editor"})
+    assert r.status_code == 201 and r.json()["role"] == "editor"
+    assert api.post("/api/users", "admin", json={"name": "somsri", "password": "somsri-pass",
+                                                 "role": "editor"}).status_code == 422
+    assert api.post("/api/users", "admin", json={"name": "x", "password": "p", "role": "god"}).status_code == 422
+    assert "somsri" in [u["name"] for u in api.get("/api/users", "admin").json()]
+    r = api.post("/api/assessments", "admin", json={"agency": "กรมทดสอบ", "fiscal_year": 2565})
+    assert r.status_code == 201
+    assert api.post("/api/assessments", "admin", json={"agency": "กรมทดสอบ", "fiscal_year": 2565}).status_code == 409
+    assert [a["fiscal_year"] for a in api.get("/api/assessments", "viewer").json()] == [2565, 2564]
+
+
+def test_criteria_tree_and_one_criterion(api):
+    tree = api.get("/api/assessments/{aid}/criteria", "viewer").json()
+    assert len(tree["categories"]) == 6
+    assert sum(len(c["items"]) for c in tree["categories"]) == 24 and tree["progress"]["criteria"] == 94
+    first = tree["categories"][0]["items"][0]["criteria"][0]
+    assert first["code"] == "1.1.1" and first["status"] == "not_started" and first["accepted"] == 0
+    one = api.get("/api/assessments/{aid}/criteria/๑.๓.๑", "viewer").json()       # Thai digits work
+    assert one["code"] == "1.3.1" and one["item"]["code"] == "1.3" and one["subprompts"]
+    assert api.get("/api/assessments/{aid}/criteria/9.9.9", "viewer").status_code == 404
+    assert api.get("/api/assessments/999/criteria", "viewer").status_code == 404
+
+
+def test_evidence_drafts_review_and_coverage(api):
+    ev = api.get("/api/assessments/{aid}/criteria/1.3.1/evidence", "viewer").json()
+    assert ev and ev[0]["file_name"] == "efiling-policy-2564.md" and ev[0]["best_sentence"]
+    assert all(e["state"] == "suggested" and e["where"] for e in ev)
+    good, bad = ev[0], next(e for e in ev if e["file_name"] == "canteen-menu.html")
+    r = api.post(f"/api/assessments/{{aid}}/evidence/{good['id']}/accept", "editor", json={"note": "ตรงประเด็น"})
+    assert r.status_code == 200 and r.json()["state"] == "accepted" and r.json()["decided_by"] == "editor"
+    r = api.post(f"/api/assessments/{{aid}}/evidence/{bad['id']}/reject", "editor")
+    assert r.json()["state"] == "rejected"
+    assert api.post("/api/assessments/{aid}/evidence/99999/accept", "editor").status_code == 404
+    # refreshing keeps the decisions
+    again = api.post("/api/assessments/{aid}/criteria/1.3.1/evidence/refresh", "editor").json()
+    assert {e["id"]: e["state"] for e in again}[good["id"]] == "accepted"
+
+    # accepted evidence feeds the drafter: the draft cites exactly the accepted passage
+    v1 = api.post("/api/assessments/{aid}/criteria/1.3.1/drafts", "editor").json()
+    assert v1["version"] == 1 and v1["kind"] == "generated" and v1["author"] == "editor"
+    assert [s["chunk_id"] for s in v1["sources"]] == [good["chunk_id"]]
+    assert "e-Filing" in v1["text"] and v1["sentences"][0]["verdict"] == "supported"
+
+    # an edit names its base; a second edit from the same base is stale: 409, nothing lost
+    edited = v1["text"] + "\n  2. มีคำร้องผ่านระบบ 99,999 คำร้อง [1]"
+    v2 = api.put("/api/assessments/{aid}/criteria/1.3.1/draft", "editor", json={"text": edited, "base_version": 1})
+    assert v2.status_code == 201 and v2.json()["version"] == 2 and v2.json()["base_version"] == 1
+    flagged = v2.json()["sentences"][-1]
+    assert flagged["verdict"] == "unsupported" and any("99,999" in p for p in flagged["problems"])
+    stale = api.put("/api/assessments/{aid}/criteria/1.3.1/draft", "reviewer",
+                    json={"text": "ข้อความของผู้ตรวจ", "base_version": 1})
+    assert stale.status_code == 409
+    body = stale.json()
+    assert body["current_version"] == 2 and body["your_text"] == "ข้อความของผู้ตรวจ"
+    assert body["current"]["text"] == edited and "ฉบับที่ 2" in body["detail"]
+    assert len(api.get("/api/assessments/{aid}/criteria/1.3.1/drafts", "viewer").json()) == 2
+
+    assert api.post("/api/assessments/{aid}/criteria/1.3.1/submit", "editor").json()["status"] == "in_review"
+    old = api.post("/api/assessments/{aid}/criteria/1.3.1/approve", "reviewer", json={"version": 1})
+    assert old.status_code == 409 and old.json()["current_version"] == 2
+    ok = api.post("/api/assessments/{aid}/criteria/1.3.1/approve", "reviewer", json={"version": 2, "note": "ผ่าน"})
+    assert ok.status_code == 200 and ok.json()["status"] == "approved"
+    assert api.put("/api/assessments/{aid}/criteria/1.3.1/owner", "reviewer",
+                   json={"owner": "editor"}).json()["owner"] == "editor"
+    assert api.put("/api/assessments/{aid}/criteria/1.3.1/owner", "reviewer",
+                   json={"owner": "ghost"}).status_code == 404
+    c = api.post("/api/assessments/{aid}/criteria/1.3.1/comments", "editor", json={"text": "ขอบคุณครับ"})
+    assert c.status_code == 201 and c.json()["author"] == "editor"
+    assert api.post("/api/assessments/{aid}/criteria/1.3.1/comments", "editor", json={"text": " "}).status_code == 422
+
+    state = api.get("/api/assessments/{aid}/criteria/1.3.1", "viewer").json()
+    assert state["status"] == "approved" and state["owner"] == "editor"
+    assert [cm["text"] for cm in state["comments"]] == ["ผ่าน", "ขอบคุณครับ"]
+    audit = api.get("/api/assessments/{aid}/audit?code=1.3.1", "viewer").json()
+    actions = {e["action"] for e in audit}
+    assert {"evidence.accepted", "evidence.rejected", "draft.generated", "draft.edited", "draft.conflict",
+            "status.change", "draft.approve", "owner.change", "comment.add"} <= actions
+
+    tree = api.get("/api/assessments/{aid}/criteria", "viewer").json()
+    row = tree["categories"][0]["items"][2]["criteria"][0]
+    assert row["code"] == "1.3.1" and row["status"] == "approved" and row["accepted"] == 1 and row["rejected"] == 1
+    assert tree["progress"]["approved"] == 1
+
+    cov = api.get("/api/assessments/{aid}/coverage", "viewer").json()
+    assert len(cov["items"]) == 24 and cov["status_totals"]["approved"] == 1 and cov["without_evidence"] == 93
+    assert cov["criteria"][-1]["code"] == "1.3.1"          # the one with evidence comes last
+    item = next(i for i in cov["items"] if i["code"] == "1.3")
+    assert item["approved"] == 1 and item["accepted"] == 1
+
+    # send back: the reviewer's reason is kept; the criterion is a draft again
+    back = api.post("/api/assessments/{aid}/criteria/1.3.1/return", "reviewer", json={"note": "เพิ่มตัวเลข"})
+    assert back.json()["status"] == "drafting"
+
+
+def test_generate_without_accepted_evidence_and_bad_codes(api):
+    v = api.post("/api/assessments/{aid}/criteria/1.1.1/drafts", "editor", json={"drafter": "extractive"})
+    assert v.status_code == 201 and v.json()["version"] == 1
+    assert api.post("/api/assessments/{aid}/criteria/9.9.9/drafts", "editor").status_code == 404
+    assert api.post("/api/assessments/{aid}/criteria/1.1.1/drafts", "editor",
+                    json={"drafter": "magic"}).status_code == 422
+    assert api.post("/api/assessments/{aid}/criteria/2.2.2/submit", "editor").status_code == 422
+
+
+def test_suggest_job_for_many_criteria(api):
+    r = api.post("/api/assessments/{aid}/suggest", "editor", json={"codes": ["1.1.1", "4.4.1"]})
+    assert r.status_code == 202 and r.json()["total"] == 2
+    job = _wait(api, r.json()["id"])
+    assert job["state"] == "done" and job["done"] == 2
+    tree = api.get("/api/assessments/{aid}/criteria", "viewer").json()
+    suggested = {c["code"]: c["suggested"] for cat in tree["categories"] for i in cat["items"] for c in i["criteria"]}
+    assert suggested["1.1.1"] > 0 and suggested["4.4.1"] > 0 and suggested["2.1.1"] == 0
+    assert api.get("/api/jobs/nope", "viewer").status_code == 404
+
+
+def test_search(api):
+    hits = api.get("/api/search?q=e-Filing&k=2", "viewer").json()
+    assert hits[0]["file_name"] == "efiling-policy-2564.md" and len(hits) <= 2
+    xlsx = api.get("/api/search?q=LED Queue&type=xlsx", "viewer").json()
+    assert xlsx and all(h["doc_type"] == "xlsx" for h in xlsx) and xlsx[0]["rows"]
+    assert api.get("/api/search", "viewer").status_code == 422
+
+
+def test_export_formats(api):
+    top = api.get("/api/assessments/{aid}/criteria/1.3.1/evidence", "viewer").json()[0]
+    api.post(f"/api/assessments/{{aid}}/evidence/{top['id']}/accept", "editor")
+    v = api.post("/api/assessments/{aid}/criteria/1.3.1/drafts", "editor").json()
+    api.post("/api/assessments/{aid}/criteria/1.3.1/approve", "reviewer", json={"version": v["version"]})
+    r = api.get("/api/assessments/{aid}/export?format=docx", "viewer")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/vnd.openxml")
+    assert 'filename="form3-2564.docx"' in r.headers["content-disposition"]
+    texts = [p.text for p in docx.Document(io.BytesIO(r.content)).paragraphs]
+    assert any(t.startswith("☑\t1.3.1") for t in texts)
+    md = api.get("/api/assessments/{aid}/export?format=md", "viewer").text
+    assert "- ☑ **1.3.1**" in md
+    data = json.loads(api.get("/api/assessments/{aid}/export?format=json", "viewer").text)
+    assert data["summary"]["approved"] == 1 and data["appendix"][0]["file_name"] == top["file_name"]
+    assert api.get("/api/assessments/{aid}/export?format=pdf", "viewer").status_code == 422
+
+
+def test_openapi_docs(api):
+    assert api.get("/docs").status_code == 200
+    paths = api.get("/openapi.json").json()["paths"]
+    for p in ("/api/assessments/{aid}/criteria", "/api/documents", "/api/assessments/{aid}/export",
+              "/api/assessments/{aid}/criteria/{code}/draft", "/api/jobs/{job_id}"):
+        assert p in paths
+    assert not any(p.startswith("/a/") for p in paths)              # pages stay out of the API docs
+
+
+# --- uploads: their own store, so the shared one stays as the other tests expect ---------------
+
+@pytest.fixture
+def upload_api(kb, database_url):  # noqa: F811
+    app = _app(kb, database_url, limits=Limits(upload_bytes=64 * 1024, files_per_upload=3))
+    with TestClient(app) as client:
+        make_users(app.state.ctx.db)
+        yield Api(client)
+
+
+def _wait(api, job_id, timeout=120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = api.get(f"/api/jobs/{job_id}", "viewer").json()
+        if job["state"] in ("done", "failed"):
+            return job
+        time.sleep(0.1)
+    raise AssertionError(f"job {job_id} did not finish: {job}")
+
+
+def test_upload_limits_ingest_job_list_and_delete(upload_api, docs):
+    api = upload_api
+    r = api.post("/api/documents", "editor", files={"files": ("virus.exe", b"MZ...", "application/octet-stream")})
+    assert r.status_code == 415 and ".exe" in r.json()["detail"]
+    r = api.post("/api/documents", "editor", files={"files": ("big.txt", b"x" * (64 * 1024 + 1), "text/plain")})
+    assert r.status_code == 413 and "ใหญ่เกิน" in r.json()["detail"]
+    huge = api.post("/api/documents", "editor", files={"files": ("big.txt", b"x" * (2 * 1024 * 1024), "text/plain")})
+    assert huge.status_code == 413                      # refused from Content-Length, body never parsed
+    assert api.post("/api/documents", "editor", files={"files": ("empty.md", b"", "text/markdown")}).status_code == 422
+    assert api.post("/api/documents", "editor",
+                    files=[("files", (f"{i}.txt", b"x", "text/plain")) for i in range(4)]).status_code == 413
+    assert api.get("/api/documents", "viewer").json() == []          # nothing was kept
+
+    good = (docs / "green-office-2564.txt").read_bytes()
+    r = api.post("/api/documents", "editor", files=[("files", ("green-office-2564.txt", good, "text/plain")),
+                                                    ("files", ("../../broken.pdf", b"%PDF-1.4 broken", "application/pdf"))])
+    assert r.status_code == 202
+    assert [f["file_name"] for f in r.json()["files"]] == ["green-office-2564.txt", "broken.pdf"]   # no path tricks
+    job = _wait(api, r.json()["job"]["id"])
+    assert job["state"] == "done" and job["done"] == 2 and job["progress"] == 1.0
+    assert job["result"]["green-office-2564.txt"] >= 1 and len(job["errors"]) == 1 and "broken.pdf" in job["errors"][0]
+
+    listed = {d["file_name"]: d for d in api.get("/api/documents", "viewer").json()}
+    assert listed["green-office-2564.txt"]["state"] == "done" and listed["green-office-2564.txt"]["chunks"] >= 1
+    assert listed["green-office-2564.txt"]["uploaded_by"] == "editor"
+    assert listed["broken.pdf"]["state"] == "failed" and "broken.pdf" in listed["broken.pdf"]["error"]
+    assert api.get("/api/search?q=ถุงผ้า", "viewer").json()[0]["file_name"] == "green-office-2564.txt"
+
+    assert api.delete(f"/api/documents/{listed['green-office-2564.txt']['id']}", "editor").status_code == 403
+    assert api.delete(f"/api/documents/{listed['green-office-2564.txt']['id']}", "admin").status_code == 200
+    assert api.delete(f"/api/documents/{listed['broken.pdf']['id']}", "admin").status_code == 200
+    assert api.get("/api/documents", "viewer").json() == []
+    assert api.get("/api/search?q=ถุงผ้า", "viewer").json() == []
+    assert api.delete("/api/documents/nothing", "admin").status_code == 404

@@ -1,0 +1,189 @@
+"""A reviewer's whole job in a real browser: Playwright driving Debian's Chromium against the app
+served by uvicorn on 127.0.0.1, as `kb serve` serves it.
+
+Screenshots go to tests/artifacts/ (every run) and docs/screenshots/ (the README's pictures).
+"""
+from __future__ import annotations
+
+import io
+import shutil
+import socket
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from review_support import sample_docs
+
+CHROMIUM = "/usr/bin/chromium"
+# Offline: without these Chromium keeps trying to reach Google's services, which this network refuses.
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-sync"]
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "tests" / "artifacts"
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+PASSWORD = "admin-pass-123"
+
+pytestmark = pytest.mark.slow
+
+try:
+    from playwright.sync_api import expect, sync_playwright
+except ImportError:          # pragma: no cover - the test extra installs it
+    sync_playwright = None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    if sync_playwright is None:
+        pytest.skip("playwright is not installed (pip install playwright): browser test SKIPPED")
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} not found (apt-get install -y chromium): browser test SKIPPED")
+    import uvicorn
+
+    from api.app import create_app
+    from kb import auth
+    from kb.config import Settings
+    from kb.service import KnowledgeBase
+    root = tmp_path_factory.mktemp("e2e")
+    docs = sample_docs(root)
+    later = root / "later"
+    later.mkdir()
+    shutil.move(docs / "led-queue-2564.xlsx", later / "led-queue-2564.xlsx")    # uploaded in the browser
+    kb = KnowledgeBase(replace(Settings(), data_dir=root / "data", chroma_url=None))
+    kb.ingest([docs], progress=False)
+    app = create_app(kb=kb, database=f"sqlite:///{root / 'review.sqlite'}", agency="กรมบังคับคดี", fiscal_year=2564)
+    port = _free_port()
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not srv.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert srv.started, "uvicorn did not start"
+    auth.add_user(app.state.ctx.db, "somsri", PASSWORD, "admin")
+    yield {"url": f"http://127.0.0.1:{port}", "upload": later / "led-queue-2564.xlsx"}
+    srv.should_exit = True
+    thread.join(timeout=10)
+    kb.store.close()
+
+
+def shot(page, name: str, full_page: bool = False) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=full_page)
+    shutil.copy(ARTIFACTS / f"{name}.png", SCREENSHOTS / f"{name}.png")
+
+
+def test_reviewer_does_the_whole_job_in_the_browser(server, tmp_path):
+    url = server["url"]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1360, "height": 860}, locale="th-TH", accept_downloads=True)
+        page.set_default_timeout(30_000)
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        requests_elsewhere: list[str] = []
+        page.on("request", lambda r: None if r.url.startswith((url, "data:", "blob:")) else requests_elsewhere.append(r.url))
+
+        # log in (a wrong password first)
+        page.goto(url + "/")
+        expect(page).to_have_url(url + "/login?next=/")
+        page.fill("#name", "somsri")
+        page.fill("#password", "wrong-password")
+        page.click("button[type=submit]")
+        expect(page.locator(".err")).to_contain_text("ไม่ถูกต้อง")
+        page.fill("#password", PASSWORD)
+        shot(page, "01-login")
+        page.click("button[type=submit]")
+
+        # the criteria tree
+        expect(page.locator("h1")).to_contain_text("แบบฟอร์มที่ 3 · ปีงบประมาณ 2564")
+        expect(page.locator("a.crit")).to_have_count(94)
+        assert page.evaluate("document.fonts.check('16px Sarabun', 'ก')"), "the Sarabun font did not load"
+        shot(page, "02-criteria-tree")
+
+        # a criterion: accept one passage, reject another
+        page.click("a.crit[data-code='1.3.1']")
+        expect(page.locator("h1")).to_have_text("เกณฑ์ 1.3.1")
+        cards = page.locator("article.evidence-card")
+        expect(cards.first).to_be_visible()
+        first = cards.first.get_attribute("id")
+        assert "efiling-policy-2564.md" in cards.first.inner_text()
+        expect(page.locator(f"#{first} mark")).not_to_have_count(0)           # the best sentence, highlighted
+        page.locator(f"#{first} input[name=note]").fill("ตรงประเด็น")
+        page.locator(f"#{first}").get_by_role("button", name="ยอมรับ").click()
+        expect(page.locator(f"#{first}")).to_have_class("card evidence-card accepted")
+        canteen = page.locator("article.evidence-card", has_text="canteen-menu.html")
+        canteen_id = canteen.get_attribute("id")
+        canteen.get_by_role("button", name="ปฏิเสธ").click()
+        expect(page.locator(f"#{canteen_id}")).to_have_class("card evidence-card rejected")
+        expect(page.locator("#evidence-counts")).to_contain_text("ยอมรับ 1 · ปฏิเสธ 1")
+
+        # generate a draft from the accepted evidence; a citation chip opens its passage
+        page.click("#generate")
+        expect(page.locator(".version-line")).to_contain_text("ฉบับที่ 1")
+        expect(page.locator("#draft-view .sent.supported")).not_to_have_count(0)
+        page.locator("#draft-view .chip").first.click()
+        expect(page.locator("#passage-dialog")).to_be_visible()
+        expect(page.locator("#passage-body")).to_contain_text("efiling-policy-2564.md")
+        shot(page, "03-citation-passage")
+        page.locator("#passage-dialog button").click()
+
+        # edit: an invented figure is flagged inline by the verifier
+        text = page.locator("#draft-text").input_value()
+        page.fill("#draft-text", text + "\n  2. มีผู้ยื่นคำร้องผ่านระบบ 99,999 คำร้อง [1]")
+        page.click("#save-draft")
+        expect(page.locator(".version-line")).to_contain_text("ฉบับที่ 2")
+        expect(page.locator("#draft-view .sent.unsupported .problems")).to_contain_text("99,999")
+        shot(page, "04-draft-verifier-flags")
+        # fix it and approve
+        page.fill("#draft-text", text)
+        page.click("#save-draft")
+        expect(page.locator(".version-line")).to_contain_text("ฉบับที่ 3")
+        page.click("#approve")
+        expect(page.locator("#draft-card .pill")).to_have_text("อนุมัติแล้ว")
+        expect(page.locator("#status-pill")).to_have_text("อนุมัติแล้ว")
+        expect(page.locator(".version-line")).to_contain_text("อนุมัติโดย somsri")
+        page.evaluate("window.scrollTo(0, 0)")
+        shot(page, "05-criterion-approved")
+
+        # upload a document and watch it ingest
+        page.goto(url + "/documents")
+        page.set_input_files("#upload-files", str(server["upload"]))
+        page.click("#upload-button")
+        job = page.locator(".job").first
+        expect(job).to_have_attribute("data-state", "done", timeout=90_000)
+        expect(job).to_contain_text("led-queue-2564.xlsx")
+        row = page.locator("tr[data-file='led-queue-2564.xlsx']")
+        expect(row).to_contain_text("พร้อมใช้")
+        shot(page, "06-documents-upload")
+
+        # coverage: 1.3.1 has evidence, so it is listed after the criteria that have none
+        page.goto(url + "/")
+        page.click("text=ความครอบคลุม")
+        expect(page.locator("#heatmap tbody tr")).to_have_count(24)
+        expect(page.locator("#gaps tbody tr").last).to_contain_text("1.3.1")
+        shot(page, "07-coverage")
+
+        # export the completed form
+        page.goto(url + "/")
+        with page.expect_download() as download:
+            page.click("#export-docx")
+        path = tmp_path / "form.docx"
+        download.value.save_as(path)
+        browser.close()
+
+    import docx
+    texts = [p.text for p in docx.Document(str(path)).paragraphs]
+    assert any(t.startswith("☑\t1.3.1") for t in texts)
+    assert sum(t.startswith("☑\t") for t in texts) == 1
+    assert not errors, errors
+    assert not requests_elsewhere, f"the page fetched from elsewhere: {requests_elsewhere}"
