@@ -45,17 +45,23 @@ def main() -> int:
     # 1. the bar: every criterion drafted, wall-clock time (evidence retrieval included)
     kb.search("warm up", k=1)       # load the embedding model outside the timing
     t0 = time.perf_counter()
-    drafts = {code: draft_criterion(kb, code, drafter=args.drafter) for code in codes}
+    drafts, each = {}, {}
+    for code in codes:
+        t = time.perf_counter()
+        drafts[code] = draft_criterion(kb, code, drafter=args.drafter)
+        each[code] = time.perf_counter() - t
     elapsed = time.perf_counter() - t0
     result = {"store": str(args.store), "documents": kb.store.stats()["documents"],
               "criteria": len(codes), "seconds_all": round(elapsed, 1),
               "seconds_per_draft": round(elapsed / len(codes), 3),
+              "slowest": sorted(((round(v, 2), c) for c, v in each.items()), reverse=True)[:3],
               "abstained": sum(d.abstained for d in drafts.values())}
 
     # 2. quality against the expect file
     if args.expect.is_file():
         expect = read_expect(args.expect)
-        result["scores"] = score_drafts(kb, expect, drafter=args.drafter, progress=False)
+        result["scores"] = score_drafts(kb, expect, drafter=args.drafter, progress=False, drafts=drafts)
+        result["scores"]["seconds_per_draft"] = result["seconds_per_draft"]
         if args.calibrate:
             result["calibration"] = calibrate(drafts, expect)
     print(json.dumps(result, ensure_ascii=False, indent=1))

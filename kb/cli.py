@@ -193,5 +193,158 @@ def eval_criteria_cmd(docs_dir, qrels, quiet):
     click.echo(json.dumps(result, ensure_ascii=False))
 
 
+# --- review service: web app, users, export -----------------------------------------------------
+
+def _review_db():
+    from kb.review import ReviewDB, database_url
+    return ReviewDB(database_url(Settings.from_env().data_dir))
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--agency", help="Agency of the first assessment, when the database has none (or KB_AGENCY).")
+@click.option("--year", type=int, help="Fiscal year (พ.ศ.) of that first assessment (default: the current one).")
+def serve(host, port, agency, year):
+    """Run the web app and JSON API (OpenAPI docs at /docs).
+
+    Review state goes to KB_DATABASE_URL (e.g. postgresql://user:pw@host/db), by default a
+    SQLite file in the data directory. Create users first with 'kb user add'."""
+    import uvicorn
+    from api.app import create_app
+    from kb.store import StoreError
+    if not _review_db().users():
+        click.echo("note: no users yet — create one with: kb user add NAME --role admin", err=True)
+    try:
+        app = create_app(Settings.from_env(), agency=agency, fiscal_year=year)
+        uvicorn.run(app, host=host, port=port, log_level="info")
+    except StoreError as err:
+        raise click.ClickException(str(err)) from err
+
+
+@main.group()
+def user():
+    """Users of the web app and API (roles: viewer, editor, reviewer, admin)."""
+
+
+@user.command("add")
+@click.argument("name")
+@click.option("--role", type=click.Choice(["viewer", "editor", "reviewer", "admin"]), required=True)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+              help="Prompted for when not given.")
+@click.option("--token", "with_token", is_flag=True, help="Also print an API token for scripts.")
+@click.option("--update", is_flag=True, help="Set a new password (and role) for an existing user.")
+def user_add(name, role, password, with_token, update):
+    """Create a user (or, with --update, reset their password and role)."""
+    from kb import auth
+    from kb.review import ReviewError
+    db = _review_db()
+    try:
+        u = auth.set_password(db, name, password, role) if update else auth.add_user(db, name, password, role)
+    except ReviewError as err:
+        raise click.ClickException(str(err)) from err
+    click.echo(f"{'updated' if update else 'added'} user {u['name']} ({u['role']})")
+    if with_token:
+        click.echo(auth.issue_token(db, u["id"], "api", label="kb user add")["token"])
+
+
+@user.command("list")
+def user_list():
+    """List users and their roles."""
+    for u in _review_db().users():
+        click.echo(f"{u['name']}\t{u['role']}\t{'active' if u['active'] else 'disabled'}")
+
+
+@main.command("export")
+@click.option("--format", "fmt", type=click.Choice(["docx", "md", "json"]), default="docx", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="File to write (default: stdout for md/json).")
+@click.option("--assessment", "assessment_id", type=int, help="Assessment id (default: the newest).")
+@click.option("--include-drafts", is_flag=True, help="Also print answers that are not approved yet, marked as drafts.")
+def export_cmd(fmt, out, assessment_id, include_drafts):
+    """Write the completed แบบฟอร์มที่ 3 (☑ approved answers, evidence appendix)."""
+    from kb import export
+    from kb.criteria import load_catalogue
+    db = _review_db()
+    assessments = db.assessments()
+    if not assessments:
+        raise click.ClickException("no assessment yet: start 'kb serve' once, or create one through the API")
+    aid = assessment_id or assessments[0]["id"]
+    if aid not in {a["id"] for a in assessments}:
+        raise click.ClickException(f"no assessment with id {aid} (have: "
+                                   f"{', '.join(str(a['id']) for a in assessments)})")
+    data = export.form_data(load_catalogue(), db, aid, include_drafts=include_drafts)
+    body = export.render(data, fmt)
+    if out:
+        out.write_bytes(body)
+        click.echo(f"wrote {out} ({data['summary']['approved']} of {data['summary']['criteria']} "
+                   f"criteria approved, {len(data['appendix'])} documents in the appendix)", err=True)
+    elif fmt == "docx":
+        raise click.ClickException("DOCX needs --out FILE")
+    else:
+        click.echo(body.decode("utf-8"), nl=False)
+
+
+
+# --- drafting -----------------------------------------------------------------------------------
+
+@main.command("draft")
+@click.argument("code", required=False)
+@click.option("--all", "all_codes", is_flag=True, help="Draft every criterion of the form.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write Markdown (or JSON with --json) to this file instead of printing.")
+@click.option("--drafter", type=click.Choice(["extractive", "llm"]), default="extractive", show_default=True,
+              help="llm: an OpenAI-compatible server set by KB_LLM_BASE_URL, KB_LLM_MODEL, KB_LLM_API_KEY.")
+@click.option("--year", type=int, help="Fiscal year assessed (พ.ศ.); default: the newest among stored documents.")
+@click.option("--json", "as_json", is_flag=True)
+def draft_cmd(code, all_codes, out, drafter, year, as_json):
+    """Draft the narrative answer of a criterion (or --all), with verdicts and sources."""
+    from tqdm import tqdm
+
+    from kb.draft import draft_criterion, format_draft
+    from kb.llm import LLMError
+    if bool(code) == all_codes:
+        raise click.UsageError("give one criterion code (e.g. kb draft 3.4.3) or --all")
+    kb = _kb()
+    try:
+        codes = [c.code for c in kb.catalogue.criteria()] if all_codes else [kb.catalogue.get(code).code]
+    except KeyError as err:
+        raise click.ClickException(err.args[0]) from err
+    drafts = []
+    for c in tqdm(codes, desc="draft", unit="criterion", disable=not all_codes):
+        try:
+            drafts.append(draft_criterion(kb, c, drafter=drafter, year=year))
+        except LLMError as err:
+            raise click.ClickException(str(err)) from err
+    if as_json:
+        body = json.dumps([d.to_dict() for d in drafts] if all_codes else drafts[0].to_dict(),
+                          ensure_ascii=False, indent=2)
+    else:
+        body = "\n\n".join(format_draft(d, kb.catalogue.get(d.code), markdown=bool(out)) for d in drafts)
+    if out:
+        out.write_text(body + "\n", encoding="utf-8")
+        flagged = sum(1 for d in drafts for s in d.sentences if s.verdict != "supported")
+        click.echo(f"wrote {out}: {len(drafts)} criteria, {sum(not d.abstained for d in drafts)} drafted, "
+                   f"{sum(d.abstained for d in drafts)} abstained, {flagged} sentences to check", err=True)
+    else:
+        click.echo(body)
+
+
+@eval.command("drafts")
+@click.option("--docs", "docs_dir", required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--expect", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Lines 'code<TAB>term1|term2|…'; an empty list means the draft should abstain.")
+@click.option("--drafter", type=click.Choice(["extractive", "llm"]), default="extractive", show_default=True)
+@click.option("--quiet", is_flag=True)
+def eval_drafts_cmd(docs_dir, expect, drafter, quiet):
+    """Key-term recall, citation coverage, unsupported facts, abstention accuracy of drafts."""
+    from kb.evaluate import eval_drafts
+    from kb.llm import LLMError
+    try:
+        result = eval_drafts(docs_dir, expect, progress=not quiet, drafter=drafter)
+    except (ValueError, LLMError) as err:
+        raise click.ClickException(str(err)) from err
+    click.echo(json.dumps(result, ensure_ascii=False))
+
+
 if __name__ == "__main__":
     main()

@@ -52,13 +52,13 @@ def documents_in_order(hits) -> list[str]:
     return list(seen)
 
 
-def read_lines(path: Path) -> list[list[str]]:
-    """Tab-separated lines of a labels file; `#` comments and blank lines ignored."""
+def read_lines(path: Path) -> list[tuple[int, list[str]]]:
+    """(line number, tab-separated fields) of a labels file; `#` comments and blank lines ignored."""
     out = []
     for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
-        out.append(line.rstrip("\n").split("\t"))
+        out.append((n, line.rstrip("\n").split("\t")))
     return out
 
 
@@ -79,7 +79,7 @@ def load_beir(directory: Path):
     corpus = [json.loads(l) for l in (directory / "corpus.jsonl").read_text(encoding="utf-8").splitlines() if l.strip()]
     queries = {q["_id"]: q["text"] for q in map(json.loads, (directory / "queries.jsonl").read_text(encoding="utf-8").splitlines()) if q}
     qrels: dict[str, dict[str, int]] = {}
-    for row in read_lines(directory / "qrels/test.tsv"):
+    for _, row in read_lines(directory / "qrels/test.tsv"):
         if len(row) < 3 or row[0] == "query-id":
             continue
         qrels.setdefault(row[0], {})[row[1]] = int(row[2])
@@ -137,7 +137,7 @@ def eval_beir(directory: Path, settings: Settings | None = None, progress: bool 
 def read_qrels(path: Path) -> dict[str, dict[str, int]]:
     """`code<TAB>file_name<TAB>grade` lines → {code: {file_name: grade}}."""
     out: dict[str, dict[str, int]] = {}
-    for n, row in enumerate(read_lines(path), 1):
+    for n, row in read_lines(path):
         if len(row) < 3 or not row[2].strip().lstrip("-").isdigit():
             raise ValueError(f"{Path(path).name}: line {n} is not 'code<TAB>file_name<TAB>grade': {row!r}")
         out.setdefault(row[0].strip(), {})[row[1].strip()] = int(row[2])
@@ -179,3 +179,93 @@ def _known(kb, code: str) -> bool:
         return True
     except KeyError:
         return False
+
+
+# --- drafts -------------------------------------------------------------------------------------
+
+def read_expect(path: Path) -> dict[str, list[str]]:
+    """`code<TAB>term1|term2|…` lines → {code: [terms]}; an empty list means 'should abstain'."""
+    out: dict[str, list[str]] = {}
+    for n, row in read_lines(path):
+        code = row[0].strip()
+        if not code:
+            raise ValueError(f"{Path(path).name}: line {n} has no criterion code: {row!r}")
+        terms = row[1] if len(row) > 1 else ""
+        out[code] = [t.strip() for t in terms.split("|") if t.strip()]
+    return out
+
+
+def _term_key(text: str) -> str:
+    from kb import thai
+    # the expect-file contract: match after normalising Thai digits and whitespace
+    return "".join(thai.match_form(text).split())
+
+
+def score_drafts(kb, expect: dict[str, list[str]], drafter: str = "extractive",
+                 progress: bool = True, drafts: dict | None = None) -> dict:
+    """Draft every criterion of `expect` from kb's store and score the drafts
+    (`drafts`: code → Draft already made, e.g. by a benchmark that timed them)."""
+    from tqdm import tqdm
+
+    from kb.draft import draft_criterion
+    unknown = sorted(code for code in expect if not _known(kb, code))
+    codes = [c for c in expect if c not in unknown]
+    found = total = sentences = cited = bad_facts = bad_sentences = right = 0
+    missed_terms: dict[str, list[str]] = {}
+    wrong_abstain: list[str] = []
+    wrong_draft: list[str] = []
+    seconds = []
+    for code in tqdm(codes, desc="drafts", unit="criterion", disable=not progress):
+        t = time.perf_counter()
+        d = drafts[code] if drafts and code in drafts else draft_criterion(kb, code, drafter=drafter)
+        seconds.append(time.perf_counter() - t)
+        terms = expect[code]
+        should_abstain = not terms
+        right += d.abstained == should_abstain
+        if d.abstained and not should_abstain:
+            wrong_abstain.append(code)
+        if should_abstain and not d.abstained:
+            wrong_draft.append(code)
+        body = _term_key(" ".join(s.text for s in d.sentences))
+        if terms:
+            hit = [t for t in terms if _term_key(t) in body]
+            found += len(hit)
+            total += len(terms)
+            if len(hit) < len(terms):
+                missed_terms[code] = [t for t in terms if t not in hit]
+        sentences += len(d.sentences)
+        cited += sum(1 for s in d.sentences if s.citations)
+        bad_facts += sum(len(s.unsupported_facts) for s in d.sentences)
+        bad_sentences += sum(1 for s in d.sentences if s.verdict != "supported")
+    n = len(codes) or 1
+    return {
+        "criteria": len(codes), "drafter": drafter, "unknown_codes": unknown,
+        "key_term_recall": round(found / total, 4) if total else None,
+        "citation_coverage": round(cited / sentences, 4) if sentences else None,
+        "sentences": sentences,
+        "unsupported_facts": bad_facts,
+        "unsupported_sentences": bad_sentences,
+        "abstention_accuracy": round(right / n, 4),
+        "abstained_wrongly": wrong_abstain, "drafted_wrongly": wrong_draft,
+        "missed_terms": missed_terms,
+        "seconds_per_draft": round(sum(seconds) / n, 3),
+    }
+
+
+def eval_drafts(docs_dir: Path, expect_path: Path, settings: Settings | None = None,
+                progress: bool = True, drafter: str = "extractive") -> dict:
+    from kb.service import KnowledgeBase
+
+    expect = read_expect(expect_path)
+    settings, tmp = temp_settings(settings)
+    with tmp:
+        kb = KnowledgeBase(settings)
+        t0 = time.perf_counter()
+        summary = kb.ingest([docs_dir], progress=progress)
+        ingest_s = time.perf_counter() - t0
+        result = {"docs": str(docs_dir), "documents": summary.ingested, "chunks": summary.chunks,
+                  "ingest_errors": summary.errors,
+                  **score_drafts(kb, expect, drafter=drafter, progress=progress),
+                  "seconds_ingest": round(ingest_s, 1)}
+        kb.store.close()
+        return result

@@ -25,7 +25,11 @@ class KnowledgeBase:
     def ingest(self, paths: Iterable[str | Path], progress: bool = True,
                echo: Callable[[str], None] | None = None):
         from ingest.pipeline import ingest
+        from kb.previous import set_aside_forms
+        # A filled-in แบบฟอร์มที่ 3 is last year's answers, not evidence (see kb/previous.py).
+        paths, skipped = set_aside_forms(paths, self, echo=echo)
         summary = ingest(paths, self.store, progress=progress, echo=echo)
+        summary.skipped.extend(skipped)
         self.store.bm25()     # rebuild the lexical index now, not on the first search
         return summary
 

@@ -1,0 +1,377 @@
+"""The extractive drafter: no model, deterministic, fast.
+
+From the passages of a criterion's evidence it picks the sentences that answer the
+criterion (and each of its sub-prompts), drops near-duplicates and boilerplate, and returns
+them as items for kb.draft to number, cite and verify. Every item is text taken from one
+passage (a sentence, a trimmed sentence, or a few cells of a table row), so whatever it
+states is in the passage it cites.
+
+Scoring is lexical on purpose: a sentence is worth as much as the criterion's words it
+carries, weighted by how rare they are in the store (idf), plus what its context says —
+the heading it sits under and the lead-in sentence of the list it belongs to ("… ได้แก่")
+— because the concrete items of a list rarely repeat the abstract words of the criterion.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from kb import thai
+
+# Abstain when the best sentence covers less than this share of the criterion's (idf-weighted)
+# words, context included. Calibrated on the dev set (corpus/ + corpus/drafts-expect.tsv) with
+# bench/drafts.py --calibrate; see docs/drafting.md.
+ABSTAIN_BELOW = 0.115
+
+MAX_ITEMS = 8              # items for a criterion asked in one part
+PER_SUBPROMPT = 3          # items per sub-prompt when the form asks in parts
+MAX_WITH_PARTS = 14
+KEEP_FROM_BEST = 0.35      # an item must score at least this share of the best one
+MAX_CHARS = 260            # longer sentences are cut at a phrase boundary
+PAIR_CHARS = 380           # two neighbouring sentences are offered together up to this length
+SIBLINGS = 6               # a list or table this short is an enumeration: take it whole
+MIN_CHARS = 18
+DUPLICATE = 0.6            # token Jaccard above which two sentences say the same thing
+
+_LEAD_END = re.compile(r"(?:คือ|ได้แก่|ดังนี้|ประกอบด้วย|เช่น|ดังต่อไปนี้|:)\s*$")
+_LIST_MARK = re.compile(r"^\s*(?:[-–•*●▪]+|#+|\(?[0-9๐-๙]{1,2}[.)](?![0-9๐-๙])|[ก-ฮ][.)])\s*(?=\S)")
+_CONNECTIVE = re.compile(r"^(?:ทั้งนี้|นอกจากนี้|นอกจากนั้น|อนึ่ง|ดังนั้น|จึง|ซึ่ง|และ|โดยสรุป|สรุปได้ว่า|ส่วน)\s*")
+_TRAILING = re.compile(r"\s*(?:ดังนี้|ดังต่อไปนี้|ได้แก่|คือ)\s*:?$")
+# Lines that are never an answer: letterhead, signatures, dates alone, page furniture.
+_FURNITURE = re.compile(
+    r"^(?:ประกาศ ณ วันที่|ลงชื่อ|\(ลงชื่อ\)|สั่ง ณ วันที่|หน้า\s*[0-9๐-๙]+|เผยแพร่เมื่อ|สงวนลิขสิทธิ์|"
+    r"โทร\.?|โทรศัพท์\s*[0-9๐-๙]|ที่ยธ|\(?นาย|\(?นาง|อธิบดีกรม\S*$|รองอธิบดี\S*$)")
+# Text that talks to a model rather than to a reader: a document trying to steer a drafter.
+INJECTION = re.compile(
+    r"ignore (?:all |any )?(?:the )?(?:previous|above|prior) (?:instructions?|prompts?)|"
+    r"disregard (?:the |all )?(?:previous|above)|system prompt|you are now|"
+    r"(?:ไม่ต้อง|อย่า)(?:สนใจ|ทำตาม)คำสั่ง|ละเว้นคำสั่ง|เพิกเฉยต่อคำสั่ง|คำสั่งก่อนหน้า|คำสั่งข้างต้น", re.I)
+_ROW_CELL = re.compile(r"^([^:|]{1,80}):\s*(.+)$")
+
+
+@dataclass
+class Candidate:
+    text: str
+    tokens: frozenset[str]
+    hit: object                 # kb.retrieve.Hit
+    doc_rank: int
+    order: tuple[int, int]      # (passage index, line index): document order for the output
+    rel: float = 0.0            # share of the criterion's weighted words it carries
+    ctx: float = 0.0            # the same for its heading / the lead-in of its list
+    ctx_text: str = ""          # its heading and list lead-in, squashed (for sub-prompt labels)
+    group: tuple | None = None  # the list or table it belongs to (its siblings answer alike)
+    single: bool = True         # one sentence (False: a pair of neighbouring sentences)
+    score: float = 0.0
+    concrete: bool = False      # names a figure, a system, a programme
+
+
+# --- criterion words ----------------------------------------------------------------------------
+
+@lru_cache(maxsize=1)
+def _stopwords() -> frozenset[str]:
+    from pythainlp.corpus import thai_stopwords
+    # the form's own filler words carry no topic either
+    return frozenset(thai_stopwords()) | {"หน่วยงาน", "มี", "การ", "ที่", "และ", "ของ", "ท่าน", "ระบุ",
+                                          "ดังนี้", "คือ", "ได้แก่", "โดย", "เช่น", "อย่างน้อย", "ด้าน", "ข้อ"}
+
+
+def squash(text: str) -> str:
+    return "".join(thai.match_form(text).split())
+
+
+def content_tokens(text: str) -> set[str]:
+    return {t for t in thai.tokenize(text) if t not in _stopwords() and not t.isdigit() and len(t) > 1}
+
+
+def weights_for(kb, criterion) -> dict[str, float]:
+    """idf weight of every content word of the criterion (wording, item title, sub-prompts)."""
+    from kb.evidence import criterion_queries, query_weights
+    weights = query_weights(kb.retriever, criterion_queries(criterion))
+    words = content_tokens(criterion.query_text())
+    top = max(weights.values(), default=1.0)
+    return {t: weights.get(t, top) for t in words}
+
+
+def _coverage(tokens, weights: dict[str, float]) -> float:
+    total = sum(weights.values())
+    return sum(w for t, w in weights.items() if t in tokens) / total if total else 0.0
+
+
+# --- candidates -----------------------------------------------------------------------------
+
+@lru_cache(maxsize=8192)
+def _lines(text: str, wrapped: bool) -> tuple[tuple[int, str], ...]:
+    """(paragraph number, sentence) of a passage. A table row stays whole (the sentence
+    splitter would cut it between cells); a PDF's page-width line breaks are undone first."""
+    out = []
+    for n, line in enumerate((unwrap(text) if wrapped else text).splitlines()):
+        if not line.strip():
+            continue
+        out.extend((n, s) for s in ([line.strip()] if is_row(line) else thai.sentences(line)))
+    return tuple(out)
+
+
+_HEADING = re.compile(r"^(?:(?:ข้อ|ส่วนที่|บทที่|หมวด(?:ที่)?)\s*[0-9๐-๙]+(?:[.)]|\s)"
+                      r"|[0-9๐-๙]{1,2}(?:\.[0-9๐-๙]{1,2})+\s)")
+_STARTS_ITEM = re.compile(r"^\s*(?:[-–•*●▪]|\(?[0-9๐-๙]{1,2}[.)]|ข้อ\s*[0-9๐-๙])")
+
+
+def _wrap_width(lines: list[str]) -> int:
+    return max((len(ln) for ln in lines), default=0)
+
+
+def wrapped_at_end(text: str) -> bool:
+    """True when a PDF passage's last line runs to the page margin: its sentence goes on
+    in the next chunk."""
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    return bool(lines) and len(lines) > 2 and len(lines[-1]) >= 0.75 * _wrap_width(lines)
+
+
+def unwrap(text: str) -> str:
+    """Rejoin the lines of a PDF paragraph that the page width broke. A line that runs to
+    the margin (≥ 75 % of the widest) continues on the next one, unless that one opens a
+    list item or a numbered clause; Thai needs no space at the join, Latin and digits do."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    width = _wrap_width(lines)
+    out: list[str] = []
+    last = ""                       # the previous physical line, as the page printed it
+    for ln in lines:
+        if out and len(lines) > 2 and len(last) >= 0.75 * width and not _STARTS_ITEM.match(ln) \
+                and not _HEADING.match(last):
+            glue = "" if _thai_edge(last[-1]) and _thai_edge(ln[0]) else " "
+            out[-1] = out[-1] + glue + ln
+        else:
+            out.append(ln)
+        last = ln
+    return "\n".join(out)
+
+
+def _thai_edge(ch: str) -> bool:
+    return "\u0e01" <= ch <= "\u0e4f"
+
+
+@lru_cache(maxsize=32768)
+def _tokens(text: str) -> frozenset[str]:
+    return frozenset(content_tokens(text))
+
+
+def clean(line: str) -> str:
+    """A source line as an answer item: list marks, leading connectives and a dangling
+    lead-in removed, cut to MAX_CHARS at a phrase boundary."""
+    text = _LIST_MARK.sub("", line.strip())
+    text = _CONNECTIVE.sub("", text)
+    text = _TRAILING.sub("", text).strip(" ,;")
+    if len(text) > MAX_CHARS:
+        cut = text.rfind(" ", int(MAX_CHARS * 0.6), MAX_CHARS)
+        text = text[:cut if cut > 0 else MAX_CHARS].rstrip(" ,;") + " …"
+    return text
+
+
+def usable(text: str) -> bool:
+    if len(text) < MIN_CHARS or _FURNITURE.match(text) or INJECTION.search(text):
+        return False
+    thai_chars = sum(1 for ch in text if "\u0e00" <= ch <= "\u0e7f")
+    latin = sum(1 for ch in text if ch.isascii() and ch.isalpha())
+    return thai_chars + latin >= 0.5 * len(text)
+
+
+def is_row(line: str) -> bool:
+    return line.count(" | ") >= 1 and bool(_ROW_CELL.match(line.split(" | ")[0]))
+
+
+def compact_row(line: str, weights: dict[str, float], keep: int = 4) -> str:
+    """A table row as 'label: value | …' with only the cells that matter to the criterion:
+    the row's own label (first cell) and the cells sharing its words. Formula cells that the
+    spreadsheet never computed ('=SUM(…)') say nothing and are left out."""
+    cells = [c.strip() for c in line.split(" | ") if c.strip()]
+    cells = [c for c in cells if not (_ROW_CELL.match(c) and _ROW_CELL.match(c).group(2).startswith("="))]
+    if len(cells) <= keep:
+        return " | ".join(cells)
+    scored = sorted(range(1, len(cells)), key=lambda i: -_coverage(_tokens(cells[i]), weights))
+    chosen = sorted([0, *[i for i in scored[:keep - 1] if _coverage(_tokens(cells[i]), weights) > 0]])
+    return " | ".join(cells[i] for i in chosen)
+
+
+def candidates(criterion, passages, weights: dict[str, float],
+               before: dict[str, str] | None = None) -> list[Candidate]:
+    """Every usable sentence of the passages (and every pair of neighbouring sentences of
+    one paragraph: the sentence naming the systems is often next to the one using the
+    criterion's words), scored against the criterion. `before` maps a chunk id to the text
+    of the chunk before it in its document: a PDF paragraph cut by the chunker is read whole
+    for context, but only this chunk's part is ever an item."""
+    before = before or {}
+    doc_rank: dict[str, int] = {}
+    out: list[Candidate] = []
+    for pi, hit in enumerate(passages):
+        rank = doc_rank.setdefault(hit.file_name, len(doc_rank))
+        out.extend(_passage_candidates(hit, pi, rank, weights, before.get(hit.chunk_id, "")))
+    return out
+
+
+def _passage_candidates(hit, pi: int, rank: int, weights, prev: str) -> list[Candidate]:
+    pdf = (hit.doc_type or "").lower() == "pdf"
+    heading_text = hit.heading or ""
+    heading_ctx = _coverage(_tokens(heading_text), weights)
+    lead_ctx, lead_left, lead_text = 0.0, 0, ""
+    continued = pdf and bool(prev) and wrapped_at_end(prev)
+    cut_at_end = pdf and wrapped_at_end(hit.text)
+    units = _lines(hit.text, pdf)
+    prev_units = _lines(prev, True) if continued else ()
+    out: list[Candidate] = []
+    last: tuple[int, Candidate] | None = None        # previous sentence, for pairs
+    group, prev_row = None, False
+    for li, (para, line) in enumerate(units):
+        fragment = continued and li == 0
+        context_line = prev_units[-1][1] + line if fragment and prev_units else line
+        row = is_row(line)
+        text = compact_row(line, weights) if row else clean(line)
+        if cut_at_end and li == len(units) - 1 and not text.endswith("…"):
+            text += " …"
+        toks = _tokens(text)
+        rel = _coverage(toks, weights)
+        in_list = lead_left > 0
+        ctx = max(heading_ctx, lead_ctx if in_list else 0.0)
+        ctx_text = heading_text + " " + (lead_text if in_list else "")
+        lead_left -= 1
+        whole = _coverage(_tokens(context_line), weights) if fragment else rel
+        if _HEADING.match(line) and len(line) < 120:
+            heading_ctx, heading_text = whole, context_line   # "ข้อ ๒ …" heads what follows
+            last = None
+            continue                                          # and is context, not an answer
+        if row and not prev_row:
+            group = (pi, li, "table")
+        elif not row and not in_list:
+            group = None
+        prev_row = row
+        if _LEAD_END.search(line.strip()):
+            # the items after "… ได้แก่" answer what this line introduces
+            lead_ctx, lead_left, lead_text = max(whole, heading_ctx), 6, context_line
+            group = (pi, li, "list")
+            if not fragment and usable(text):
+                out.append(_candidate(text, toks, hit, rank, (pi, li), rel, ctx, ctx_text, None))
+            last = None
+            continue
+        if fragment or not usable(text):
+            last = None
+            continue
+        c = _candidate(text, toks, hit, rank, (pi, li), rel, ctx, ctx_text, group)
+        out.append(c)
+        if last and last[0] == para and not row and not text.endswith("…") \
+                and len(last[1].text) + len(text) < PAIR_CHARS:
+            first = last[1]
+            jt = first.tokens | toks
+            pair = _candidate(f"{first.text} {text}", jt, hit, rank, first.order,
+                              _coverage(jt, weights), max(first.ctx, ctx), ctx_text, None)
+            pair.single = False
+            out.append(pair)
+        last = (para, c) if not row else None
+    return out
+
+
+def _candidate(text, toks, hit, rank, order, rel, ctx, ctx_text, group) -> Candidate:
+    c = Candidate(text, toks, hit, rank, order, rel, ctx, squash(ctx_text), group)
+    c.concrete = _concrete(text)
+    # long sentences cover more of any criterion by sheer length: damp that a little
+    c.score = (rel + 0.5 * ctx) * (1.15 if c.concrete else 1.0) / (1 + 0.1 * rank) / (1 + 0.01 * len(toks))
+    return c
+
+
+_CONCRETE = re.compile(r"[0-9๐-๙]|[A-Za-z]{2,}|โครงการ|ระบบ|แอปพลิเคชัน|รางวัล|หลักสูตร|คู่มือ|แผน")
+
+
+def _concrete(text: str) -> bool:
+    return bool(_CONCRETE.search(text))
+
+
+def support(criterion, cands: list[Candidate], weights: dict[str, float]) -> float:
+    """How well the evidence answers the criterion: the best sentence's coverage of the
+    criterion's words, its context counted at half weight. This is the abstention signal."""
+    return max((c.rel + 0.5 * c.ctx for c in cands), default=0.0)
+
+
+# --- selection --------------------------------------------------------------------------------
+
+def _same(a: Candidate, b: Candidate) -> bool:
+    if not a.tokens or not b.tokens:
+        return a.text == b.text
+    inter = len(a.tokens & b.tokens)
+    return inter / len(a.tokens | b.tokens) >= DUPLICATE or inter / min(len(a.tokens), len(b.tokens)) >= 0.85
+
+
+def _pick(pool: list[Candidate], key, n: int, floor: float, taken: list[Candidate]) -> list[Candidate]:
+    chosen = []
+    for c in sorted(pool, key=lambda c: (-key(c), c.order)):
+        if len(chosen) >= n or key(c) < floor:
+            break
+        if any(_same(c, t) for t in taken + chosen):
+            continue
+        chosen.append(c)
+    return chosen
+
+
+def _siblings(cands: list[Candidate], chosen: list[Candidate], taken: list[Candidate], room: int):
+    """The other items of a short list or table one of whose items was chosen: the form's
+    answers are enumerations, and a list the evidence gives is answered whole."""
+    sizes: dict[tuple, int] = {}
+    for c in cands:
+        if c.group and c.single:
+            sizes[c.group] = sizes.get(c.group, 0) + 1
+    out: list[Candidate] = []
+    for c in chosen:
+        if not c.group or sizes.get(c.group, 0) > SIBLINGS:
+            continue
+        for sib in sorted((x for x in cands if x.group == c.group and x.single), key=lambda x: x.order):
+            if len(out) >= room:
+                return out
+            if sib is not c and not any(_same(sib, t) for t in taken + out):
+                out.append(sib)
+    return out
+
+
+def select(criterion, cands: list[Candidate]):
+    """(items, passages by key) for kb.draft: items are (sub-prompt label or None, text, [chunk id])."""
+    if not cands:
+        return [], {}
+    best = max(c.score for c in cands)
+    floor = KEEP_FROM_BEST * best
+    taken: list[Candidate] = []
+    groups: list[tuple[str | None, list[Candidate]]] = []
+    if criterion.subprompts:
+        # words every part shares ("ด้าน", "มาตรการจัดการ") do not tell the parts apart
+        labels = [content_tokens(sp.label) for sp in criterion.subprompts]
+        shared = set.intersection(*labels) if len(labels) > 1 else set()
+        for sp, words in zip(criterion.subprompts, labels):
+            # label words are matched as substrings: newmm cuts the same phrase differently
+            # in a short label and in a long sentence ("แนว|ทางใน|การแก้ไข")
+            own = [w for w in words - shared if len(w) >= 3]
+            if not own:
+                continue
+            phrase = squash(_TRAILING.sub("", sp.label))
+
+            def key(c, own=own, phrase=phrase):
+                text = squash(c.text)
+                hit = sum(w in text for w in own) / len(own)
+                # a list item answers the part its lead-in names ("… แก้ไขด้วยสามมาตรการ ได้แก่")
+                hit = max(hit, 0.6 * sum(w in c.ctx_text for w in own) / len(own))
+                if len(phrase) >= 6 and phrase in text:
+                    hit += 1.0          # the source names the part itself ("ด้านสังคม …")
+                return c.score * (0.5 + hit) if hit > 0 else 0.0
+            mine = _pick(cands, key, PER_SUBPROMPT, floor * 0.5, taken)
+            taken += mine
+            groups.append((sp.label, mine))
+        room = max(MAX_WITH_PARTS - len(taken), 0)
+        general = _pick(cands, lambda c: c.score, min(3, room), floor, taken)
+    else:
+        general = _pick(cands, lambda c: c.score, MAX_ITEMS, floor, taken)
+    taken += general
+    cap = (MAX_WITH_PARTS if criterion.subprompts else MAX_ITEMS) + 4
+    for _, chosen in [(None, general), *groups]:
+        for sib in _siblings(cands, list(chosen), taken, cap - len(taken)):
+            chosen.append(sib)
+            taken.append(sib)
+    items = []
+    for label, chosen in [(None, general), *groups]:
+        for c in sorted(chosen, key=lambda c: (c.doc_rank, c.order)):
+            items.append((label, c.text, [c.hit.chunk_id]))
+    return items, {c.hit.chunk_id: c.hit for c in taken}
