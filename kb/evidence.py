@@ -2,13 +2,15 @@
 
 Criteria are abstract ("ผู้บริหารกำหนดทิศทาง…") while evidence is concrete (a plan, a KPI row).
 One query cannot bridge that, so a criterion is asked several ways — its whole catalogue
-text, its bare wording, and each sub-prompt beside the item title — and the runs of both
-retrievers for all of them are fused. The agency's own earlier answer is deliberately not
+text (item title, wording, sub-prompts), its bare wording, and each sub-prompt with the
+wording — and the runs of all retrievers for all of them are fused. The agency's own earlier answer is deliberately not
 used: it belongs to one agency and one year, and evidence must be found for any.
 """
 from __future__ import annotations
 
 import re
+from functools import lru_cache
+from pathlib import Path
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,6 +20,8 @@ from kb.criteria import Criterion
 from kb.retrieve import POOL, Filters, Hit, Retriever, fuse
 
 PASSAGES_PER_DOC = 3
+DENSE_WEIGHT = 0.5
+EXPANSION_WEIGHT = 2.0
 # Form boilerplate that every criterion shares; as query words it only adds noise.
 _BOILERPLATE = re.compile(r"\((?:ระบุ|ตอบ|กรณี)[^)]*\)|หน่วยงานของท่าน|หน่วยงาน|ดังนี้|อย่างไร")
 
@@ -39,9 +43,8 @@ class DocumentEvidence:
 
 def criterion_queries(criterion: Criterion) -> list[str]:
     """The ways a criterion is asked, most complete first."""
-    item_title = criterion.item.title if criterion.item else ""
     wording = _BOILERPLATE.sub(" ", criterion.wording).strip()
-    queries = [_BOILERPLATE.sub(" ", criterion.query_text()), f"{item_title} {wording}".strip()]
+    queries = [_BOILERPLATE.sub(" ", criterion.query_text()), wording]
     for sub in criterion.subprompts:
         queries.append(f"{sub.label} {wording}")
     seen, out = set(), []
@@ -55,17 +58,36 @@ def criterion_queries(criterion: Criterion) -> list[str]:
 
 def evidence_for(criterion: Criterion, retriever: Retriever, k: int = 10,
                  filters: Filters = Filters()) -> list[DocumentEvidence]:
+    """Documents supporting a criterion, best first, each with its best passages.
+
+    Every way of asking the criterion runs three retrievers: BM25 over chunks, BM25 over
+    whole documents, and dense over chunks. Their document rankings are fused (RRF), so a
+    long document is not favoured for merely having more chunks. Dense runs count half:
+    on the development set the small e5 model separates abstract criteria from concrete
+    evidence less well than the lexical runs, but still adds recall.
+    """
     queries = criterion_queries(criterion)
-    runs: dict[str, list[tuple[str, float]]] = {}
+    chunk_runs: dict[str, list[tuple[str, float]]] = {}
+    doc_runs: dict[str, list[tuple[str, float]]] = {}
+    weights: dict[str, float] = {}
+    token_queries = [content_tokens(q) for q in queries]
+    expanded = expansion_tokens(queries[0])
+    if expanded:
+        # one more lexical query: the criterion's words plus the concrete words documents use
+        token_queries.append(token_queries[0] + expanded)
+    for i, tokens in enumerate(token_queries):
+        chunk_runs[f"bm25:{i}"] = retriever.lexical(tokens, POOL, filters)
+        doc_runs[f"doc:{i}"] = retriever.lexical(tokens, POOL, filters, level="doc")
+        w = EXPANSION_WEIGHT if i == len(queries) else 1.0
+        weights.update({f"bm25:{i}": w, f"doc:{i}": w})
     for i, q in enumerate(queries):
-        runs[f"bm25:{i}"] = retriever.lexical(q, POOL, filters)
-        runs[f"dense:{i}"] = retriever.dense(q, POOL, filters)
-    # Documents are fused from per-run document rankings (each document at the rank of its
-    # best chunk), so a long document is not favoured for merely having more chunks.
-    hits = retriever.hits(fuse(runs)[:POOL], {})
-    doc_of = {h.chunk_id: h.file_name for h in hits}
-    doc_runs = {name: _documents_of(run, doc_of) for name, run in runs.items()}
-    doc_score = dict(fuse(doc_runs))
+        chunk_runs[f"dense:{i}"] = retriever.dense(q, POOL, filters)
+        weights[f"dense:{i}"] = DENSE_WEIGHT
+    hits = retriever.hits(fuse(chunk_runs)[:POOL], {})
+    name_of = {row["doc_id"]: row["file_name"] for row in retriever.store.documents()}
+    for name, run in chunk_runs.items():
+        doc_runs[name] = _documents_of(run, name_of)
+    doc_score = dict(fuse(doc_runs, weights=weights))
     docs: dict[str, DocumentEvidence] = {}
     for h in hits:
         d = docs.get(h.file_name)
@@ -75,26 +97,59 @@ def evidence_for(criterion: Criterion, retriever: Retriever, k: int = 10,
         if len(d.passages) < PASSAGES_PER_DOC:
             d.passages.append(h)
     ranked_docs = sorted(docs.values(), key=lambda d: -d.score)[:k]
-    weights = query_weights(retriever, queries)
+    term_weights = query_weights(retriever, queries)
     for d in ranked_docs:
         for p in d.passages:
-            p.best_sentence = best_sentence(p.text, weights)
+            p.best_sentence = best_sentence(p.text, term_weights)
     return ranked_docs
 
 
-def _documents_of(run: list[tuple[str, float]], doc_of: dict[str, str]) -> list[tuple[str, float]]:
+@lru_cache(maxsize=1)
+def _concepts() -> dict[str, list[str]]:
+    """kb/data/concepts.tsv: abstract criterion word → concrete document words."""
+    path = Path(__file__).with_name("data") / "concepts.tsv"
+    out = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            concept, terms = line.split("\t")
+            out[thai.match_form(concept)] = [t for term in terms.split("|") for t in thai.tokenize(term)]
+    return out
+
+
+def expansion_tokens(query: str) -> list[str]:
+    text = thai.match_form(query)
+    found = [terms for concept, terms in _concepts().items() if concept in text]
+    return list(dict.fromkeys(t for terms in found for t in terms))
+
+
+def content_tokens(query: str) -> list[str]:
+    """Query tokens without Thai function words: criteria are long, and their การ/ที่/และ
+    would otherwise match every passage a little."""
+    return [t for t in thai.tokenize(query) if t not in _stopwords()]
+
+
+@lru_cache(maxsize=1)
+def _stopwords() -> frozenset[str]:
+    from pythainlp.corpus import thai_stopwords
+    return frozenset(thai_stopwords())
+
+
+def _documents_of(run: list[tuple[str, float]], name_of: dict[str, str]) -> list[tuple[str, float]]:
+    """A chunk ranking as a document ranking, each document at the rank of its best chunk
+    (chunk ids are '<doc_id>:<ordinal>')."""
     seen: dict[str, float] = {}
     for cid, score in run:
-        if cid in doc_of:
-            seen.setdefault(doc_of[cid], score)
+        name = name_of.get(cid.split(":", 1)[0])
+        if name:
+            seen.setdefault(name, score)
     return list(seen.items())
 
 
 def query_weights(retriever: Retriever, queries: list[str]) -> dict[str, float]:
     """Query tokens weighted by inverse document frequency in the store's BM25 index,
     so 'e-filing' outweighs 'การ' when picking a passage's best sentence."""
-    index, ids, _ = retriever.store.bm25()
-    n = max(len(ids), 1)
+    lexical = retriever.store.bm25()
+    index, n = lexical.index, max(len(lexical.ids), 1)
     vocab = getattr(index, "vocab_dict", {}) or {}
     indptr = index.scores.get("indptr") if getattr(index, "scores", None) else None
     weights = {}

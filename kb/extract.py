@@ -20,17 +20,20 @@ from functools import lru_cache
 from kb import thai
 
 # Abstain when the best sentence covers less than this share of the criterion's (idf-weighted)
-# words, context included. Calibrated on the dev set (corpus/ + corpus/drafts-expect.tsv) with
-# bench/drafts.py --calibrate; see docs/drafting.md.
+# words, context included. A floor for "nothing on this topic", not a near-miss detector: on the
+# dev set (corpus/ + drafts-expect.tsv, bench/drafts.py --calibrate) no threshold separates its
+# near misses from weak real answers; see docs/drafting.md.
 ABSTAIN_BELOW = 0.115
 
-MAX_ITEMS = 8              # items for a criterion asked in one part
-PER_SUBPROMPT = 3          # items per sub-prompt when the form asks in parts
+MAX_ITEMS = 10             # items for a criterion asked in one part
+PER_SUBPROMPT = 4          # items per sub-prompt when the form asks in parts
 MAX_WITH_PARTS = 14
 KEEP_FROM_BEST = 0.35      # an item must score at least this share of the best one
 MAX_CHARS = 260            # longer sentences are cut at a phrase boundary
 PAIR_CHARS = 380           # two neighbouring sentences are offered together up to this length
 SIBLINGS = 6               # a list or table this short is an enumeration: take it whole
+CONCRETE_BONUS = 0.3       # per named thing (system, programme, figure), up to three
+CONTEXT_WEIGHT = 1.5       # how much a heading / list lead-in speaks for the items under it
 MIN_CHARS = 18
 DUPLICATE = 0.6            # token Jaccard above which two sentences say the same thing
 
@@ -248,7 +251,7 @@ def _passage_candidates(hit, pi: int, rank: int, weights, prev: str) -> list[Can
             # the items after "… ได้แก่" answer what this line introduces
             lead_ctx, lead_left, lead_text = max(whole, heading_ctx), 6, context_line
             group = (pi, li, "list")
-            if not fragment and usable(text):
+            if not fragment and usable(text) and len(text) >= 40:   # a bare "… ได้แก่" says nothing
                 out.append(_candidate(text, toks, hit, rank, (pi, li), rel, ctx, ctx_text, None))
             last = None
             continue
@@ -271,10 +274,21 @@ def _passage_candidates(hit, pi: int, rank: int, weights, prev: str) -> list[Can
 
 def _candidate(text, toks, hit, rank, order, rel, ctx, ctx_text, group) -> Candidate:
     c = Candidate(text, toks, hit, rank, order, rel, ctx, squash(ctx_text), group)
-    c.concrete = _concrete(text)
+    names = _names(text)
+    c.concrete = bool(names) or _concrete(text)
+    # answers name things: systems, programmes, figures (the form's answers are lists of them)
+    bonus = 1 + CONCRETE_BONUS * min(len(names), 3) + (0.05 if c.concrete else 0.0)
     # long sentences cover more of any criterion by sheer length: damp that a little
-    c.score = (rel + 0.5 * ctx) * (1.15 if c.concrete else 1.0) / (1 + 0.1 * rank) / (1 + 0.01 * len(toks))
+    c.score = (rel + CONTEXT_WEIGHT * ctx) * bonus / (1 + 0.1 * rank) / (1 + 0.01 * len(toks))
     return c
+
+
+_NAMED = re.compile(r"[A-Za-z][A-Za-z0-9\-]+(?: [A-Z][A-Za-z0-9\-]+)*|[0-9๐-๙][0-9๐-๙,.]*|“[^”]+”|\"[^\"]+\"|"
+                    r"(?:โครงการ|ระบบ|แอปพลิเคชัน|หลักสูตร|รางวัล|คู่มือ|แผน)[\u0e01-\u0e4f]{3,}")
+
+
+def _names(text: str) -> set[str]:
+    return set(_NAMED.findall(text))
 
 
 _CONCRETE = re.compile(r"[0-9๐-๙]|[A-Za-z]{2,}|โครงการ|ระบบ|แอปพลิเคชัน|รางวัล|หลักสูตร|คู่มือ|แผน")

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
+import bm25s
 import numpy as np
 
 from kb import thai
@@ -24,6 +25,25 @@ from kb.config import Settings
 # Chroma must never phone home, and must never embed by itself (its default embedding
 # function downloads a model): we always hand it our vectors.
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+
+@dataclass
+class LexicalIndex:
+    """A bm25s index with the ids of its units (chunk ids or file names) and, per unit, the
+    columns that search filters apply to."""
+    generation: int
+    index: "bm25s.BM25"
+    ids: list[str]
+    cols: dict[str, np.ndarray]
+
+    def top(self, tokens: list[str], k: int, filters: list[tuple[str, object]] = ()) -> list[tuple[str, float]]:
+        if not self.ids or not tokens:
+            return []
+        scores = self.index.get_scores(tokens)
+        for key, value in filters:
+            scores = np.where(self.cols[key] == value, scores, 0.0)
+        top = np.argsort(-scores)[:k]
+        return [(self.ids[i], float(scores[i])) for i in top if scores[i] > 0]
 
 
 class StoreError(Exception):
@@ -89,7 +109,7 @@ class Store:
         self._lock = threading.RLock()
         self._embedding = embedding
         self._vector_store = None
-        self._bm25 = None            # (generation, bm25s.BM25, chunk ids, doc rows per chunk)
+        self._bm25: dict[str, LexicalIndex] | None = None    # by level: "chunk", "doc"
         self._client = None
         if check_model:       # `kb reindex` opens a store to move it to another model
             self._check_model()
@@ -278,27 +298,36 @@ class Store:
 
     # --- BM25 --------------------------------------------------------------------------------
 
-    def bm25(self):
-        """(bm25s index, chunk ids, per-chunk filter columns), rebuilt when the docstore moved.
-
-        Tokens are stored with the chunks at ingest, so a rebuild is only bm25s's indexing."""
+    def bm25(self, level: str = "chunk") -> "LexicalIndex":
+        """The BM25 index over chunks, or over whole documents (level="doc"), rebuilt when
+        the docstore has moved. Tokens are stored with the chunks at ingest, so a rebuild
+        is only bm25s's indexing."""
         gen = self.generation()
-        if self._bm25 is not None and self._bm25[0] == gen:
-            return self._bm25[1:]
+        cached = self._bm25.get(level) if self._bm25 else None
+        if cached is not None and cached.generation == gen:
+            return cached
         with self._lock:
-            import bm25s
             rows = self.db.execute(
                 "SELECT c.chunk_id, c.tokens, d.file_name, d.doc_type, d.fiscal_year "
-                "FROM chunks c JOIN documents d USING (doc_id) ORDER BY c.chunk_id").fetchall()
-            ids = [r["chunk_id"] for r in rows]
-            cols = {"file_name": np.array([r["file_name"] for r in rows], dtype=object),
-                    "doc_type": np.array([r["doc_type"] for r in rows], dtype=object),
-                    "fiscal_year": np.array([r["fiscal_year"] or 0 for r in rows])}
+                "FROM chunks c JOIN documents d USING (doc_id) ORDER BY d.file_name, c.ordinal").fetchall()
+            if level == "doc":
+                # a document is the concatenation of its chunks: long treatment of a topic
+                # counts, which is what "this document is about the criterion" means
+                grouped: dict[str, list] = {}
+                for r in rows:
+                    grouped.setdefault(r["file_name"], []).append(r)
+                units = [(name, " ".join(r["tokens"] for r in rs), rs[0]) for name, rs in grouped.items()]
+            else:
+                units = [(r["chunk_id"], r["tokens"], r) for r in rows]
             index = bm25s.BM25()
-            if rows:
-                index.index([r["tokens"].split(" ") for r in rows], show_progress=False)
-            self._bm25 = (gen, index, ids, cols)
-            return self._bm25[1:]
+            if units:
+                index.index([u[1].split(" ") for u in units], show_progress=False)
+            cols = {"file_name": np.array([u[2]["file_name"] for u in units], dtype=object),
+                    "doc_type": np.array([u[2]["doc_type"] for u in units], dtype=object),
+                    "fiscal_year": np.array([u[2]["fiscal_year"] or 0 for u in units])}
+            built = LexicalIndex(gen, index, [u[0] for u in units], cols)
+            self._bm25 = {**(self._bm25 or {}), level: built}
+            return built
 
     def close(self) -> None:
         self.db.close()

@@ -43,11 +43,12 @@ _SCALE = re.compile(r"\s*(พันล้าน|หมื่นล้าน|แ�
 # "1. การ…", "2) …": an enumerator inside an item, not a claim
 _ENUMERATOR_AFTER = re.compile(r"[.)]\s")
 _LATIN_WORD = r"[A-Za-z][A-Za-z0-9]*(?:[-'’.&/+][A-Za-z0-9]+)*"
-_LATIN_RUN = re.compile(rf"{_LATIN_WORD}(?:[ ]+(?:{_LATIN_WORD}|\d+(?:\.\d+)?))*")
+# words of one name; a version number belongs to it ("LED 4.0"), a count does not ("e-Filing 12,345")
+_LATIN_RUN = re.compile(rf"{_LATIN_WORD}(?:[ ]+(?:{_LATIN_WORD}|\d+\.\d+(?![\d,])))*")
 _URL = re.compile(r"https?://[^\s\])>\"”]+")
 _QUOTED = re.compile(r"[“\"«‘]([^”\"»’\n]{2,80})[”\"»’]")
 # Thai programme/system names follow a marker word and run to the next space.
-_MARKED = re.compile(r"(โครงการ|ระบบ|แอปพลิเคชัน|แอพพลิเคชัน|แพลตฟอร์ม|รางวัล|หลักสูตร)([\u0e01-\u0e4f]{4,40})")
+_MARKED = re.compile(r"(โครงการ|ระบบ|แอปพลิเคชัน|แอพพลิเคชัน|แพลตฟอร์ม|รางวัล|หลักสูตร)([\u0e01-\u0e4f]{4,60})")
 # Latin "names" that are only units or form labels, not claims
 _NOT_NAMES = {"pdf", "docx", "xlsx", "csv", "html", "txt", "md", "page", "sheet"}
 

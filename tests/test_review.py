@@ -1,0 +1,142 @@
+"""The review service on both databases: suggestions that keep decisions, versions, approval, audit."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from kb import auth
+from kb.review import Conflict, Invalid, NotFound, ReviewDB
+from review_support import database_url, postgres_server  # noqa: F401  (fixtures)
+
+
+@pytest.fixture
+def db(database_url):  # noqa: F811
+    d = ReviewDB(database_url)
+    yield d
+    d.dispose()
+
+
+def hit(cid, text="ข้อความ", file_name="plan.pdf", page=3):
+    return SimpleNamespace(chunk_id=cid, text=text, file_name=file_name, title="แผน", page=page, sheet=None,
+                           rows=None, fiscal_year=2566, best_sentence=text[:5],
+                           where=lambda: f"{file_name} · หน้า {page}")
+
+
+def doc(*hits, score=0.5):
+    return SimpleNamespace(score=score, passages=list(hits))
+
+
+def test_users_passwords_and_tokens(db):
+    u = auth.add_user(db, "somchai", "รหัสผ่านภาษาไทยยาวมาก", "editor")   # > 72 bytes in UTF-8: no bcrypt limit
+    assert auth.authenticate(db, "somchai", "รหัสผ่านภาษาไทยยาวมาก")["role"] == "editor"
+    assert auth.authenticate(db, "somchai", "wrong-password") is None
+    assert auth.authenticate(db, "nobody", "whatever-pass") is None
+    with pytest.raises(Invalid):
+        auth.add_user(db, "somchai", "another-pass", "viewer")
+    with pytest.raises(Invalid):
+        auth.add_user(db, "x", "short", "viewer")
+    with pytest.raises(Invalid):
+        auth.add_user(db, "y", "long-enough", "superuser")
+    tok = auth.issue_token(db, u["id"], "api")
+    assert auth.resolve_token(db, tok["token"])["name"] == "somchai"
+    assert auth.resolve_token(db, tok["token"], kind="session") is None
+    assert auth.revoke_token(db, tok["token"]) and auth.resolve_token(db, tok["token"]) is None
+    session = auth.issue_token(db, u["id"], "session")
+    auth.set_password(db, "somchai", "new-password-1")          # a new password ends sessions
+    assert auth.resolve_token(db, session["token"]) is None
+    assert "password" not in str(db.users())
+
+
+def test_roles_are_ordered():
+    assert auth.can("admin", "draft.approve") and auth.can("reviewer", "draft.edit")
+    assert not auth.can("editor", "draft.approve") and not auth.can("viewer", "evidence.decide")
+    assert not auth.can("reviewer", "document.delete") and auth.can("viewer", "read")
+
+
+def test_suggestions_keep_decisions(db):
+    a = db.create_assessment("กรมตัวอย่าง", 2566)
+    u = auth.add_user(db, "ed", "editor-pass", "editor")
+    db.record_suggestions(a["id"], "1.3.1", [doc(hit("d1:0"), hit("d1:1")), doc(hit("d2:0", file_name="x.xlsx"))], 1)
+    links = {x["chunk_id"]: x for x in db.criterion(a["id"], "1.3.1")["evidence"]}
+    assert list(links) == ["d1:0", "d1:1", "d2:0"] and links["d1:0"]["where"] == "plan.pdf · หน้า 3"
+    db.decide_evidence(a["id"], links["d1:0"]["id"], "accepted", u["id"], note="ตรงประเด็น")
+    db.decide_evidence(a["id"], links["d2:0"]["id"], "rejected", u["id"])
+    # the store changed: new suggestions; the undecided d1:1 goes, decisions stay with their text
+    db.record_suggestions(a["id"], "1.3.1", [doc(hit("d3:0", text="ใหม่"))], 2)
+    state = db.criterion(a["id"], "1.3.1")
+    got = {x["chunk_id"]: x["state"] for x in state["evidence"]}
+    assert got == {"d1:0": "accepted", "d2:0": "rejected", "d3:0": "suggested"}
+    accepted = next(x for x in state["evidence"] if x["state"] == "accepted")
+    assert accepted["note"] == "ตรงประเด็น" and accepted["decided_by"] == "ed" and accepted["decided_at"]
+    assert state["status"] == "drafting" and state["suggested_generation"] == 2
+    assert db.accepted_chunk_ids(a["id"], "1.3.1") == ["d1:0"]
+    with pytest.raises(NotFound):
+        db.decide_evidence(a["id"], 99999, "accepted", u["id"])
+    with pytest.raises(Invalid):
+        db.decide_evidence(a["id"], accepted["id"], "maybe", u["id"])
+
+
+def test_versions_conflicts_approval_and_audit(db):
+    a = db.create_assessment("กรมตัวอย่าง", 2566)
+    ed = auth.add_user(db, "ed", "editor-pass", "editor")
+    rv = auth.add_user(db, "rv", "reviewer-pass", "reviewer")
+    aid = a["id"]
+    v1 = db.add_version(aid, "2.1.1", ed["id"], kind="generated", text="ร่างแรก [1]",
+                        sources=[{"n": 1, "chunk_id": "c", "file_name": "f.md", "where": "f.md", "passage": "p"}],
+                        sentences=[], drafter="extractive")
+    assert v1["version"] == 1 and v1["author"] == "ed"
+    v2 = db.add_version(aid, "2.1.1", ed["id"], kind="edited", text="ฉบับสอง", sources=[], sentences=[],
+                        base_version=1, check_base=True)
+    assert v2["version"] == 2
+    with pytest.raises(Conflict) as stale:
+        db.add_version(aid, "2.1.1", rv["id"], kind="edited", text="ข้อความที่ต้องไม่หาย", sources=[],
+                       sentences=[], base_version=1, check_base=True)
+    assert stale.value.payload["current_version"] == 2
+    assert stale.value.payload["your_text"] == "ข้อความที่ต้องไม่หาย"
+    assert stale.value.payload["current"]["text"] == "ฉบับสอง"
+    conflict = [e for e in db.audit(aid, "2.1.1") if e["action"] == "draft.conflict"]
+    assert conflict and conflict[0]["detail"]["text"] == "ข้อความที่ต้องไม่หาย"    # kept in the log too
+    db.submit(aid, "2.1.1", ed["id"])
+    with pytest.raises(Conflict):
+        db.approve(aid, "2.1.1", 1, rv["id"])            # read an old version
+    db.approve(aid, "2.1.1", 2, rv["id"], note="เรียบร้อย")
+    state = db.criterion(aid, "2.1.1")
+    assert state["status"] == "approved" and state["versions"][-1]["approved_by"] == "rv"
+    assert state["comments"][0]["text"] == "เรียบร้อย"
+    assert db.approved_answers(aid)["2.1.1"]["text"] == "ฉบับสอง"
+    # editing an approved answer makes it a draft again: the form must not tick unapproved text
+    db.add_version(aid, "2.1.1", ed["id"], kind="edited", text="ฉบับสาม", sources=[], sentences=[],
+                   base_version=2, check_base=True)
+    assert db.criterion(aid, "2.1.1")["status"] == "drafting" and "2.1.1" not in db.approved_answers(aid)
+    db.set_owner(aid, "2.1.1", "ed", rv["id"])
+    db.send_back(aid, "2.1.1", rv["id"], note="เพิ่มตัวเลข")
+    assert db.overview(aid)["2.1.1"]["owner"] == "ed"
+    actions = [e["action"] for e in db.audit(aid)]
+    for expected in ("assessment.create", "draft.generated", "draft.edited", "draft.conflict", "status.change",
+                     "draft.approve", "owner.change", "review.return"):
+        assert expected in actions
+    with pytest.raises(Invalid):
+        db.submit(aid, "3.1.1", ed["id"])                # nothing to submit
+    with pytest.raises(Conflict):
+        db.create_assessment("กรมตัวอย่าง", 2566)
+    with pytest.raises(Invalid):
+        db.create_assessment("กรมตัวอย่าง", 2023)         # a Christian-era year is a mistake here
+    assert db.previous_assessment(db.create_assessment("กรมตัวอย่าง", 2567)["id"])["id"] == aid
+
+
+def test_unfinished_uploads_are_failed_at_restart(db):
+    u = auth.add_user(db, "ed", "editor-pass", "editor")
+    up = db.add_upload("plan.pdf", "/data/uploads/plan.pdf", 10, u["id"], "job1")
+    db.update_upload(up["id"], state="running")
+    assert db.abandon_unfinished_uploads() == 1
+    row = db.uploads()[0]
+    assert row["state"] == "failed" and "อัปโหลดอีกครั้ง" in row["error"] and row["uploaded_by"] == "ed"
+
+
+def test_database_url_defaults_to_sqlite_and_uses_psycopg(tmp_path, monkeypatch):
+    from kb.review import database_url as url_for
+    monkeypatch.delenv("KB_DATABASE_URL", raising=False)
+    assert url_for(tmp_path) == f"sqlite:///{tmp_path / 'review.sqlite'}"
+    monkeypatch.setenv("KB_DATABASE_URL", "postgresql://u:p@db/kb")
+    assert url_for(tmp_path) == "postgresql+psycopg://u:p@db/kb"
