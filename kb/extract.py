@@ -28,17 +28,28 @@ ABSTAIN_BELOW = 0.115
 MAX_ITEMS = 10             # items for a criterion asked in one part
 PER_SUBPROMPT = 4          # items per sub-prompt when the form asks in parts
 MAX_WITH_PARTS = 14
-KEEP_FROM_BEST = 0.35      # an item must score at least this share of the best one
-MAX_CHARS = 260            # longer sentences are cut at a phrase boundary
+KEEP_FROM_BEST = 0.35      # an item must score at least this share of the best one …
+FILL_TO = 10               # … or be among this many best candidates
+MAX_CHARS = 300            # longer sentences are cut at a phrase boundary
+LIST_CHARS = 300           # a short list is also offered whole, its items joined, up to this length
 PAIR_CHARS = 380           # two neighbouring sentences are offered together up to this length
 SIBLINGS = 6               # a list or table this short is an enumeration: take it whole
 CONCRETE_BONUS = 0.3       # per named thing (system, programme, figure), up to three
 CONTEXT_WEIGHT = 1.5       # how much a heading / list lead-in speaks for the items under it
 MIN_CHARS = 18
+PASSAGE_WEIGHT = 0.5       # how much the passage's own coverage of the criterion speaks for each sentence
+RANK_DAMP = 0.1            # score lost per document rank
+LENGTH_DAMP = 0.01         # per content word: long sentences cover more of any criterion by sheer length
+PARAGRAPH_WEIGHT = 0.3     # how much an earlier sentence of the paragraph speaks for a later one
+NOVELTY = 0.3              # in selection, per name or figure no chosen item states yet
+CLAUSE_CHARS = 45          # a numbered line this long is a clause to answer with, not only a heading
+MAX_PIECES = 3             # a long sentence is offered in up to this many consecutive pieces
 DUPLICATE = 0.6            # token Jaccard above which two sentences say the same thing
 
 _LEAD_END = re.compile(r"(?:คือ|ได้แก่|ดังนี้|ประกอบด้วย|เช่น|ดังต่อไปนี้|:)\s*$")
 _LIST_MARK = re.compile(r"^\s*(?:[-–•*●▪]+|#+|\(?[0-9๐-๙]{1,2}[.)](?![0-9๐-๙])|[ก-ฮ][.)])\s*(?=\S)")
+# a numbered clause "๑.๑ ให้ …", "2.4.1 …": the number is the document's, not part of the answer
+_CLAUSE_NO = re.compile(r"^[0-9๐-๙]{1,2}(?:\.[0-9๐-๙]{1,2})+\.?\s*(?=[\u0e01-\u0e4fA-Za-z])")
 _CONNECTIVE = re.compile(r"^(?:ทั้งนี้|นอกจากนี้|นอกจากนั้น|อนึ่ง|ดังนั้น|จึง|ซึ่ง|และ|โดยสรุป|สรุปได้ว่า|ส่วน)\s*")
 _TRAILING = re.compile(r"\s*(?:ดังนี้|ดังต่อไปนี้|ได้แก่|คือ)\s*:?$")
 # Lines that are never an answer: letterhead, signatures, dates alone, page furniture.
@@ -67,6 +78,8 @@ class Candidate:
     single: bool = True         # one sentence (False: a pair of neighbouring sentences)
     score: float = 0.0
     concrete: bool = False      # names a figure, a system, a programme
+    names: frozenset = frozenset()  # the names and figures it states
+    whole_list: bool = False    # a short list joined into one item (answers the criterion, not one part)
 
 
 # --- criterion words ----------------------------------------------------------------------------
@@ -162,13 +175,29 @@ def _tokens(text: str) -> frozenset[str]:
 def clean(line: str) -> str:
     """A source line as an answer item: list marks, leading connectives and a dangling
     lead-in removed, cut to MAX_CHARS at a phrase boundary."""
+    return pieces(line)[0]
+
+
+def pieces(line: str) -> list[str]:
+    """A source line as answer items: cleaned as by `clean`, and when it is longer than
+    MAX_CHARS, cut at phrase boundaries into consecutive pieces ("… " marks where a piece
+    goes on from the one before): the systems and figures a long sentence names are often
+    in its second half, and a piece is still verbatim text of the passage."""
     text = _LIST_MARK.sub("", line.strip())
+    text = _CLAUSE_NO.sub("", text)
     text = _CONNECTIVE.sub("", text)
     text = _TRAILING.sub("", text).strip(" ,;")
+    out: list[str] = []
+    while len(text) > MAX_CHARS and len(out) < MAX_PIECES - 1:
+        cut = text.rfind(" ", int(MAX_CHARS * 0.6), MAX_CHARS)
+        cut = cut if cut > 0 else MAX_CHARS
+        out.append(text[:cut].rstrip(" ,;") + " …")
+        text = text[cut:].strip(" ,;")
     if len(text) > MAX_CHARS:
         cut = text.rfind(" ", int(MAX_CHARS * 0.6), MAX_CHARS)
         text = text[:cut if cut > 0 else MAX_CHARS].rstrip(" ,;") + " …"
-    return text
+    out.append(text)
+    return [out[0]] + ["… " + t for t in out[1:]]
 
 
 def usable(text: str) -> bool:
@@ -183,16 +212,28 @@ def is_row(line: str) -> bool:
     return line.count(" | ") >= 1 and bool(_ROW_CELL.match(line.split(" | ")[0]))
 
 
-def compact_row(line: str, weights: dict[str, float], keep: int = 4) -> str:
+def _row_values(row: str) -> str:
+    """A row's cell values without their column labels ('label: value | …' → 'value …');
+    the first cell (the row's own label) stays whole."""
+    cells = row.split(" | ")
+    return " ".join([cells[0], *((m.group(2) if (m := _ROW_CELL.match(c)) else c) for c in cells[1:])])
+
+
+def _row_labels(row: str) -> str:
+    return " ".join(m.group(1) for c in row.split(" | ")[1:] if (m := _ROW_CELL.match(c)))
+
+
+def compact_row(line: str, weights: dict[str, float], keep: int = 5) -> str:
     """A table row as 'label: value | …' with only the cells that matter to the criterion:
-    the row's own label (first cell) and the cells sharing its words. Formula cells that the
+    the row's own label (its first two cells: a table often files a row under a group, then
+    names it) and the cells sharing the criterion's words. Formula cells that the
     spreadsheet never computed ('=SUM(…)') say nothing and are left out."""
     cells = [c.strip() for c in line.split(" | ") if c.strip()]
     cells = [c for c in cells if not (_ROW_CELL.match(c) and _ROW_CELL.match(c).group(2).startswith("="))]
     if len(cells) <= keep:
         return " | ".join(cells)
-    scored = sorted(range(1, len(cells)), key=lambda i: -_coverage(_tokens(cells[i]), weights))
-    chosen = sorted([0, *[i for i in scored[:keep - 1] if _coverage(_tokens(cells[i]), weights) > 0]])
+    scored = sorted(range(2, len(cells)), key=lambda i: -_coverage(_tokens(cells[i]), weights))
+    chosen = sorted([0, 1, *[i for i in scored[:keep - 2] if _coverage(_tokens(cells[i]), weights) > 0]])
     return " | ".join(cells[i] for i in chosen)
 
 
@@ -214,6 +255,9 @@ def candidates(criterion, passages, weights: dict[str, float],
 
 def _passage_candidates(hit, pi: int, rank: int, weights, prev: str) -> list[Candidate]:
     pdf = (hit.doc_type or "").lower() == "pdf"
+    # what the passage as a whole is about speaks a little for each of its sentences: the one
+    # naming the system is often not the one repeating the criterion's words
+    prel = PASSAGE_WEIGHT * _coverage(_tokens(hit.text), weights)
     heading_text = hit.heading or ""
     heading_ctx = _coverage(_tokens(heading_text), weights)
     lead_ctx, lead_left, lead_text = 0.0, 0, ""
@@ -223,68 +267,121 @@ def _passage_candidates(hit, pi: int, rank: int, weights, prev: str) -> list[Can
     prev_units = _lines(prev, True) if continued else ()
     out: list[Candidate] = []
     last: tuple[int, Candidate] | None = None        # previous sentence, for pairs
-    group, prev_row = None, False
+    group, prev_row, prev_bullet = None, False, False
+    para_best = (-1, 0.0)                            # (paragraph, best coverage so far in it)
+    leads: dict[tuple, str] = {}                     # list group → its lead-in, cleaned
     for li, (para, line) in enumerate(units):
         fragment = continued and li == 0
         context_line = prev_units[-1][1] + line if fragment and prev_units else line
         row = is_row(line)
-        text = compact_row(line, weights) if row else clean(line)
+        parts = [compact_row(line, weights)] if row else pieces(line)
+        text = parts[0]
         if cut_at_end and li == len(units) - 1 and not text.endswith("…"):
             text += " …"
-        toks = _tokens(text)
+        toks = _tokens(_row_values(text) if row else text)
         rel = _coverage(toks, weights)
         in_list = lead_left > 0
         ctx = max(heading_ctx, lead_ctx if in_list else 0.0)
+        if para_best[0] == para:
+            # a sentence goes on about what the one before it in its paragraph said
+            ctx = max(ctx, PARAGRAPH_WEIGHT * para_best[1])
+        if row:
+            # the column labels repeat on every row: like a heading, they say what the table is
+            # about, not what this row adds
+            ctx = max(ctx, _coverage(_tokens(_row_labels(text)), weights))
         ctx_text = heading_text + " " + (lead_text if in_list else "")
         lead_left -= 1
         whole = _coverage(_tokens(context_line), weights) if fragment else rel
         if _HEADING.match(line) and len(line) < 120:
             heading_ctx, heading_text = whole, context_line   # "ข้อ ๒ …" heads what follows
             last = None
-            continue                                          # and is context, not an answer
+            # and is context, not an answer, unless it is a numbered clause that says something
+            # ("๑.๑ ให้ทุกสำนักงานขับเคลื่อนโครงการ …"), which is an item of its list
+            if not fragment and _CLAUSE_NO.match(line.strip()) and len(text) >= CLAUSE_CHARS and " " in text \
+                    and usable(text) and not _LEAD_END.search(line.strip()):
+                out.append(_candidate(text, toks, hit, rank, (pi, li), rel, ctx, ctx_text, None, prel))
+            continue
+        bullet = not row and bool(_STARTS_ITEM.match(line))
         if row and not prev_row:
             group = (pi, li, "table")
-        elif not row and not in_list:
+        elif bullet and not in_list and not prev_bullet:
+            group = (pi, li, "list")                  # a bulleted list with no lead-in line
+            leads.setdefault(group, "")
+        elif not row and not in_list and not (bullet and prev_bullet):
             group = None
-        prev_row = row
+        prev_row, prev_bullet = row, bullet
         if _LEAD_END.search(line.strip()):
             # the items after "… ได้แก่" answer what this line introduces
             lead_ctx, lead_left, lead_text = max(whole, heading_ctx), 6, context_line
             group = (pi, li, "list")
+            leads[group] = "" if fragment else text
             if not fragment and usable(text) and len(text) >= 40:   # a bare "… ได้แก่" says nothing
-                out.append(_candidate(text, toks, hit, rank, (pi, li), rel, ctx, ctx_text, None))
+                out.append(_candidate(text, toks, hit, rank, (pi, li), rel, ctx, ctx_text, None, prel))
             last = None
             continue
         if fragment or not usable(text):
             last = None
             continue
-        c = _candidate(text, toks, hit, rank, (pi, li), rel, ctx, ctx_text, group)
+        c = _candidate(text, toks, hit, rank, (pi, li), rel, ctx, ctx_text, group, prel)
         out.append(c)
+        para_best = (para, max(rel, para_best[1] if para_best[0] == para else 0.0))
+        # the rest of a long sentence: what it is about (its first part) speaks for it as context
+        for k, part in enumerate(parts[1:], 1):
+            ptoks = _tokens(part)
+            if usable(part):
+                out.append(_candidate(part, ptoks, hit, rank, (pi, li + k / 10), _coverage(ptoks, weights),
+                                      max(ctx, rel), ctx_text, None, prel))
         if last and last[0] == para and not row and not text.endswith("…") \
                 and len(last[1].text) + len(text) < PAIR_CHARS:
             first = last[1]
             jt = first.tokens | toks
             pair = _candidate(f"{first.text} {text}", jt, hit, rank, first.order,
-                              _coverage(jt, weights), max(first.ctx, ctx), ctx_text, None)
+                              _coverage(jt, weights), max(first.ctx, ctx), ctx_text, None, prel)
             pair.single = False
             out.append(pair)
         last = (para, c) if not row else None
+    return out + _whole_lists(out, leads, hit, rank, weights, prel)
+
+
+def _whole_lists(cands: list[Candidate], leads: dict[tuple, str], hit, rank, weights, prel) -> list[Candidate]:
+    """A short list as one item: its lead-in and its items joined ("… ได้แก่ ก; ข; ค"). The
+    form's answers are enumerations, and a list's items rarely repeat the criterion's words
+    one by one; together they say what the lead-in promised."""
+    out = []
+    for key, lead in leads.items():
+        items = [c for c in cands if c.group == key and c.single]
+        if len(items) < 2:
+            continue
+        parts = [lead] if lead else []
+        for c in items:
+            if len("; ".join(parts + [c.text])) > LIST_CHARS:
+                break
+            parts.append(c.text)
+        if len(parts) - bool(lead) < 2:
+            continue
+        text = (parts[0] + " " + "; ".join(parts[1:])) if lead else "; ".join(parts)
+        toks = frozenset().union(*(_tokens(p) for p in parts))
+        joined = _candidate(text, toks, hit, rank, items[0].order, _coverage(toks, weights),
+                            max(c.ctx for c in items), items[0].ctx_text, None, prel)
+        joined.single, joined.whole_list = False, True
+        out.append(joined)
     return out
 
 
-def _candidate(text, toks, hit, rank, order, rel, ctx, ctx_text, group) -> Candidate:
+def _candidate(text, toks, hit, rank, order, rel, ctx, ctx_text, group, prel=0.0) -> Candidate:
     c = Candidate(text, toks, hit, rank, order, rel, ctx, squash(ctx_text), group)
     names = _names(text)
+    c.names = frozenset(names)
     c.concrete = bool(names) or _concrete(text)
     # answers name things: systems, programmes, figures (the form's answers are lists of them)
     bonus = 1 + CONCRETE_BONUS * min(len(names), 3) + (0.05 if c.concrete else 0.0)
     # long sentences cover more of any criterion by sheer length: damp that a little
-    c.score = (rel + CONTEXT_WEIGHT * ctx) * bonus / (1 + 0.1 * rank) / (1 + 0.01 * len(toks))
+    c.score = (rel + CONTEXT_WEIGHT * ctx + prel) * bonus / (1 + RANK_DAMP * rank) / (1 + LENGTH_DAMP * len(toks))
     return c
 
 
 _NAMED = re.compile(r"[A-Za-z][A-Za-z0-9\-]+(?: [A-Z][A-Za-z0-9\-]+)*|[0-9๐-๙][0-9๐-๙,.]*|“[^”]+”|\"[^\"]+\"|"
-                    r"(?:โครงการ|ระบบ|แอปพลิเคชัน|หลักสูตร|รางวัล|คู่มือ|แผน)[\u0e01-\u0e4f]{3,}")
+                    r"(?:โครงการ|ระบบ|แอปพลิเคชัน|หลักสูตร|รางวัล|คู่มือ|แผน|มหกรรม|เครือข่าย|ฐานข้อมูล|สถาบัน|ศูนย์|กิจกรรม|มาตรการ)[\u0e01-\u0e4f]{3,}")
 
 
 def _names(text: str) -> set[str]:
@@ -314,13 +411,21 @@ def _same(a: Candidate, b: Candidate) -> bool:
 
 
 def _pick(pool: list[Candidate], key, n: int, floor: float, taken: list[Candidate]) -> list[Candidate]:
-    chosen = []
-    for c in sorted(pool, key=lambda c: (-key(c), c.order)):
-        if len(chosen) >= n or key(c) < floor:
-            break
-        if any(_same(c, t) for t in taken + chosen):
+    """Greedy: the best item first, then the best of the rest, where a name or figure that an
+    item already chosen states no longer counts for a candidate (the list should name more
+    things, not the same system three times)."""
+    chosen: list[Candidate] = []
+    said = {m for t in taken for m in t.names}
+    rest = sorted((c for c in pool if key(c) >= floor), key=lambda c: (-key(c), c.order))
+    while rest and len(chosen) < n:
+        def gain(c):
+            new = len(c.names - said)
+            return key(c) * (1 + NOVELTY * min(new, 3)) / (1 + NOVELTY * min(len(c.names), 3))
+        best = rest.pop(max(range(len(rest)), key=lambda i: (gain(rest[i]), -i)))
+        if any(_same(best, t) for t in taken + chosen):
             continue
-        chosen.append(c)
+        chosen.append(best)
+        said |= best.names
     return chosen
 
 
@@ -348,7 +453,10 @@ def select(criterion, cands: list[Candidate]):
     if not cands:
         return [], {}
     best = max(c.score for c in cands)
-    floor = KEEP_FROM_BEST * best
+    # one outstanding item (a row that repeats the criterion's words) should not silence the
+    # rest: the floor is a share of the best, but never above the FILL_TO-th best score
+    scores = sorted((c.score for c in cands), reverse=True)
+    floor = min(KEEP_FROM_BEST * best, scores[min(FILL_TO, len(scores)) - 1])
     taken: list[Candidate] = []
     groups: list[tuple[str | None, list[Candidate]]] = []
     if criterion.subprompts:
@@ -364,6 +472,8 @@ def select(criterion, cands: list[Candidate]):
             phrase = squash(_TRAILING.sub("", sp.label))
 
             def key(c, own=own, phrase=phrase):
+                if c.whole_list:        # its items may answer different parts: offer them one by one
+                    return 0.0
                 text = squash(c.text)
                 hit = sum(w in text for w in own) / len(own)
                 # a list item answers the part its lead-in names ("… แก้ไขด้วยสามมาตรการ ได้แก่")

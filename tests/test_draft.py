@@ -151,3 +151,16 @@ def test_eval_drafts_command(tmp_path):
     assert result["abstention_accuracy"] == 1.0
     assert 0.5 <= result["key_term_recall"] <= 1.0
     assert result["seconds_per_draft"] > 0
+
+
+def test_long_sentences_are_offered_in_verbatim_pieces():
+    from kb.extract import MAX_CHARS, clean, pieces
+    line = "๑.๑ " + " ".join(f"ระบบงานที่{i} ช่วยลดขั้นตอนการให้บริการประชาชน" for i in range(12)) + " และระบบ LED Streaming"
+    parts = pieces(line)
+    assert len(parts) > 1 and parts[0] == clean(line) and not parts[0].startswith("๑.๑")
+    assert all(len(p) <= MAX_CHARS + 4 for p in parts)
+    assert parts[1].startswith("… ")
+    # every piece is text of the source line, so the verifier finds what it states
+    for p in parts:
+        assert p.strip("… ").replace(" …", "") in line
+    assert "LED Streaming" in parts[-1]          # named at the end of the sentence, still offered
