@@ -8,7 +8,7 @@
    real vector plus small normalised noise. The index sizes and the code path are the real ones.
 3. Evidence-for-criterion latency on the corpus/ store, for every criterion in corpus/qrels.tsv.
 
-Usage: python bench/run.py [--sizes 10000,50000] [--queries 100]
+Usage: python bench/run.py [--sizes 10000,50000] [--queries 100]   (--sizes "" skips part 2)
 """
 from __future__ import annotations
 
@@ -129,7 +129,8 @@ def main() -> None:
         ingest = bench_ingest(ROOT / "corpus", tmp)
         kb = ingest.pop("kb")
         evidence = bench_evidence(kb, ROOT / "corpus/qrels.tsv")
-        search = bench_search([int(s) for s in args.sizes.split(",")], args.queries, tmp, args.beir)
+        sizes = [int(s) for s in args.sizes.split(",") if s]
+        search = bench_search(sizes, args.queries, tmp, args.beir) if sizes else {}
     print(json.dumps({"ingest": ingest, "evidence": evidence, "search": search}, ensure_ascii=False, indent=2))
 
 

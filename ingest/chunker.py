@@ -58,8 +58,7 @@ def _pack(section: Section, text: str, header: str, count: TokenCounter, budget:
         return body, span
 
     for unit, row in _units(section, text):
-        for piece in _fit(unit, count, room):
-            cost = count(piece)
+        for piece, cost in _fit(unit, count, room):
             if current and used + cost > room:
                 yield flush()
                 current, used = [], 0
@@ -69,10 +68,12 @@ def _pack(section: Section, text: str, header: str, count: TokenCounter, budget:
         yield flush()
 
 
-def _fit(sentence: str, count: TokenCounter, room: int) -> list[str]:
-    """The sentence itself when it fits, else word-boundary pieces that each fit."""
-    if count(sentence) <= room:
-        return [sentence]
+def _fit(sentence: str, count: TokenCounter, room: int) -> list[tuple[str, int]]:
+    """(piece, token count): the sentence itself when it fits, else word-boundary pieces
+    that each fit. Counting is the chunker's main cost, so each piece is counted once."""
+    cost = count(sentence)
+    if cost <= room:
+        return [(sentence, cost)]
     from pythainlp.tokenize import word_tokenize
     pieces, current = [], ""
     for word in word_tokenize(sentence, engine="newmm"):
@@ -92,4 +93,4 @@ def _fit(sentence: str, count: TokenCounter, room: int) -> list[str]:
             out.append(p[:cut])
             p = p[cut:]
         out.append(p)
-    return [p for p in out if p]
+    return [(p, count(p)) for p in out if p]
