@@ -178,14 +178,17 @@ _FILE_YEAR = re.compile(r"(?<!\d)" + _BE + r"(?!\d)")
 
 
 def fiscal_year(text: str, filename: str = "") -> int | None:
-    """Buddhist-era fiscal year of a document: from the file name if it carries one,
-    else the most frequent 'ปีงบประมาณ/ประจำปี N', else the most frequent 'พ.ศ. N'."""
+    """Buddhist-era fiscal year of a document: from the file name if it carries one year,
+    else the most frequent 'ปีงบประมาณ/ประจำปี N', else the most frequent 'พ.ศ. N' (or the
+    last year of a range in the file name)."""
     found = _FILE_YEAR.findall(to_arabic_digits(filename))
-    if found:
+    if len(found) == 1:
         return int(found[0])
+    # a plan's name often spans years (plan-2561-2565): the text says which year this copy is for
     text = to_arabic_digits(text)
-    for pattern in (_FISCAL, _ANY_BE):
+    patterns = (_FISCAL,) if found else (_FISCAL, _ANY_BE)
+    for pattern in patterns:
         years = Counter(pattern.findall(text))
         if years:
             return int(years.most_common(1)[0][0])
-    return None
+    return int(found[-1]) if found else None

@@ -52,3 +52,6 @@ def test_fiscal_year_from_name_then_text():
     assert thai.fiscal_year("อะไรก็ได้", "efiling-2563.xlsx") == 2563
     assert thai.fiscal_year("รายงานประจำปีงบประมาณ พ.ศ. ๒๕๖๔ และ พ.ศ. 2563") == 2564
     assert thai.fiscal_year("no year here") is None
+    # a year range in the name: the text names the year of this copy, else the range's end
+    assert thai.fiscal_year("ฉบับทบทวน ประจำปีงบประมาณ พ.ศ. 2564", "digital-plan-2561-2565.pdf") == 2564
+    assert thai.fiscal_year("แผนระยะยาว", "digital-plan-2561-2565.pdf") == 2565
