@@ -83,20 +83,28 @@ def evidence_for(criterion: Criterion, retriever: Retriever, k: int = 10,
     for i, q in enumerate(queries):
         chunk_runs[f"dense:{i}"] = retriever.dense(q, POOL, filters)
         weights[f"dense:{i}"] = DENSE_WEIGHT
-    hits = retriever.hits(fuse(chunk_runs)[:POOL], {})
     name_of = {row["doc_id"]: row["file_name"] for row in retriever.store.documents()}
     for name, run in chunk_runs.items():
         doc_runs[name] = _documents_of(run, name_of)
     doc_score = dict(fuse(doc_runs, weights=weights))
-    docs: dict[str, DocumentEvidence] = {}
-    for h in hits:
-        d = docs.get(h.file_name)
-        if d is None:
-            d = docs[h.file_name] = DocumentEvidence(h.file_name, h.title, h.path,
-                                                     doc_score.get(h.file_name, 0.0), h.fiscal_year)
-        if len(d.passages) < PASSAGES_PER_DOC:
-            d.passages.append(h)
-    ranked_docs = sorted(docs.values(), key=lambda d: -d.score)[:k]
+    # passages: the best fused chunks of each of the top documents (a document can rank on
+    # its whole text while none of its chunks is in the overall top chunks)
+    top_docs = sorted(doc_score, key=lambda n: -doc_score[n])[:k]
+    chosen: dict[str, list[str]] = {n: [] for n in top_docs}
+    chunk_score = dict(fuse(chunk_runs))
+    for cid in chunk_score:
+        picks = chosen.get(name_of.get(cid.split(":", 1)[0], ""))
+        if picks is not None and len(picks) < PASSAGES_PER_DOC:
+            picks.append(cid)
+    hits = {h.chunk_id: h for h in retriever.hits(
+        [(c, chunk_score[c]) for cs in chosen.values() for c in cs], {})}
+    ranked_docs = []
+    for name in top_docs:
+        passages = [hits[c] for c in chosen[name] if c in hits]
+        if passages:
+            first = passages[0]
+            ranked_docs.append(DocumentEvidence(name, first.title, first.path, doc_score[name],
+                                                first.fiscal_year, passages))
     term_weights = query_weights(retriever, queries)
     for d in ranked_docs:
         for p in d.passages:
