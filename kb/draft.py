@@ -17,7 +17,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from string import Template
 
-from kb import thai
 from kb.verify import SUPPORTED, UNCITED, check_sentence, known_names
 
 DRAFTERS = ("extractive", "llm")

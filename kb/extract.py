@@ -14,7 +14,7 @@ the heading it sits under and the lead-in sentence of the list it belongs to ("â
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 
 from kb import thai

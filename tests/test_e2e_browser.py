@@ -5,7 +5,6 @@ Screenshots go to tests/artifacts/ (every run) and docs/screenshots/ (the README
 """
 from __future__ import annotations
 
-import io
 import shutil
 import socket
 import threading

@@ -1,7 +1,5 @@
 """The ingestion pipeline end to end against a real store, including bad input."""
-from pathlib import Path
 
-import pytest
 
 from ingest.chunker import chunk_file
 from ingest.loaders import LoadedFile, Section
