@@ -257,7 +257,7 @@ def audit(aid: int, request: Request, code: str | None = None, limit: int = Quer
 @router.get("/search")
 def search(request: Request, q: str = Query(min_length=1), k: int = Query(10, ge=1, le=100),
            year: int | None = None, type: str | None = None, file: str | None = None,
-           mode: Literal["hybrid", "bm25", "dense"] = "hybrid", user=Depends(require("read"))):
+           mode: Literal["hybrid", "bm25", "chars", "dense"] = "hybrid", user=Depends(require("read"))):
     filters = Filters(fiscal_year=year, doc_type=type.lstrip(".").lower() if type else None, file_name=file)
     return [h.to_dict() for h in ctx(request).kb.search(q, k=k, filters=filters, mode=mode)]
 

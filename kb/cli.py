@@ -119,7 +119,7 @@ def reindex(model):
 @click.option("--year", type=int, help="Fiscal year (พ.ศ.), e.g. 2564.")
 @click.option("--type", "doc_type", help="Document type: pdf, docx, xlsx, csv, html, txt, md.")
 @click.option("--file", "file_name", help="Only this file name.")
-@click.option("--mode", type=click.Choice(["hybrid", "bm25", "dense"]), default="hybrid", show_default=True)
+@click.option("--mode", type=click.Choice(["hybrid", "bm25", "chars", "dense"]), default="hybrid", show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 def search(query, k, year, doc_type, file_name, mode, as_json):
     """Ranked passages for a free-text query, with provenance."""

@@ -114,7 +114,7 @@ def eval_beir(directory: Path, settings: Settings | None = None, progress: bool 
         ingest_s = time.perf_counter() - t0
         retriever = Retriever(store)
         names = ["R@1", "MRR@10", "Recall@10", "nDCG@10"]
-        per = {m: [] for m in ("bm25", "dense", "hybrid")}
+        per = {m: [] for m in ("bm25", "chars", "dense", "hybrid")}
         t0 = time.perf_counter()
         todo = [q for q in queries if q in qrels]
         for qid in tqdm(todo, desc="queries", disable=not progress):

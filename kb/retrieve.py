@@ -1,7 +1,9 @@
-"""Hybrid retrieval: BM25 over Thai tokens and dense vectors, fused.
+"""Hybrid retrieval: BM25 over Thai words, BM25 over character trigrams, and dense vectors.
 
-On Thai text the two fail on different questions (see DESIGN.md), so both always run and
-their results are combined: free-text search combines normalised scores (`combine`);
+On Thai text they fail on different questions (see DESIGN.md), so all run and their results
+are combined. Character trigrams still match where the word segmenter cut query and passage
+differently (names, loan words, damaged PDF text). Free-text search combines normalised
+scores (`combine`);
 criterion evidence, which fuses many runs of several queries, uses weighted reciprocal-rank
 fusion (`fuse`), where score scales of different queries need not be comparable.
 """
@@ -17,6 +19,7 @@ from kb.store import Store
 
 RRF_K = 60
 POOL = 100     # candidates taken from each retriever before fusion
+MODES = ("hybrid", "bm25", "chars", "dense")
 
 
 @dataclass(frozen=True)
@@ -75,11 +78,13 @@ class Retriever:
     # --- the two retrievers -------------------------------------------------------------------
 
     def lexical(self, query: str | list[str], k: int = POOL, filters: Filters = Filters(),
-                level: str = "chunk") -> list[tuple[str, float]]:
-        """BM25 over chunks (ids are chunk ids) or whole documents (ids are file names).
-        A query may come pre-tokenised."""
+                level: str = "chunk", terms: str = "words") -> list[tuple[str, float]]:
+        """BM25 over chunks (ids are chunk ids) or whole documents (ids are file names), on
+        words or on character trigrams (terms="chars"). A query may come as word tokens."""
         tokens = thai.tokenize(query) if isinstance(query, str) else query
-        return self.store.bm25(level).top(tokens, k, filters.items())
+        if terms == "chars":
+            tokens = thai.char_grams(tokens)
+        return self.store.bm25(level, terms).top(tokens, k, filters.items())
 
     def dense(self, query: str, k: int = POOL, filters: Filters = Filters()) -> list[tuple[str, float]]:
         return self.dense_by_vector(self.store.embedding.get_query_embedding(query), k, filters)
@@ -100,13 +105,18 @@ class Retriever:
 
     def search(self, query: str, k: int = 10, filters: Filters = Filters(),
                mode: str = "hybrid") -> list[Hit]:
+        """Ranked passages. hybrid combines word BM25, character-trigram BM25 and dense;
+        the other modes run one of them alone (for comparison and evaluation)."""
+        if mode not in MODES:
+            raise ValueError(f"unknown search mode '{mode}' (use {', '.join(MODES)})")
         runs = {}
+        tokens = thai.tokenize(query)
         if mode in ("hybrid", "bm25"):
-            runs["bm25"] = self.lexical(query, POOL, filters)
+            runs["bm25"] = self.lexical(tokens, POOL, filters)
+        if mode in ("hybrid", "chars"):
+            runs["chars"] = self.lexical(tokens, POOL, filters, terms="chars")
         if mode in ("hybrid", "dense"):
             runs["dense"] = self.dense(query, POOL, filters)
-        if mode not in ("hybrid", "bm25", "dense"):
-            raise ValueError(f"unknown search mode '{mode}' (use hybrid, bm25 or dense)")
         return self.hits(combine(runs)[:k], runs)
 
     def hits(self, ranked: list[tuple[str, float]], runs: dict) -> list[Hit]:

@@ -109,7 +109,7 @@ class Store:
         self._lock = threading.RLock()
         self._embedding = embedding
         self._vector_store = None
-        self._bm25: dict[str, LexicalIndex] | None = None    # by level: "chunk", "doc"
+        self._bm25: dict[tuple[str, str], LexicalIndex] | None = None    # by (level, terms)
         self._client = None
         if check_model:       # `kb reindex` opens a store to move it to another model
             self._check_model()
@@ -298,12 +298,15 @@ class Store:
 
     # --- BM25 --------------------------------------------------------------------------------
 
-    def bm25(self, level: str = "chunk") -> "LexicalIndex":
+    def bm25(self, level: str = "chunk", terms: str = "words") -> "LexicalIndex":
         """The BM25 index over chunks, or over whole documents (level="doc"), rebuilt when
-        the docstore has moved. Tokens are stored with the chunks at ingest, so a rebuild
-        is only bm25s's indexing."""
+        the docstore has moved; its terms are words, or character trigrams of the words
+        (terms="chars", see thai.char_grams). Words are stored with the chunks at ingest,
+        so a rebuild is only bm25s's indexing."""
+        if terms not in ("words", "chars"):
+            raise ValueError(f"unknown BM25 terms '{terms}' (use words or chars)")
         gen = self.generation()
-        cached = self._bm25.get(level) if self._bm25 else None
+        cached = self._bm25.get((level, terms)) if self._bm25 else None
         if cached is not None and cached.generation == gen:
             return cached
         with self._lock:
@@ -321,12 +324,14 @@ class Store:
                 units = [(r["chunk_id"], r["tokens"], r) for r in rows]
             index = bm25s.BM25()
             if units:
-                index.index([u[1].split(" ") for u in units], show_progress=False)
+                words = [u[1].split(" ") for u in units]
+                index.index([thai.char_grams(w) for w in words] if terms == "chars" else words,
+                            show_progress=False)
             cols = {"file_name": np.array([u[2]["file_name"] for u in units], dtype=object),
                     "doc_type": np.array([u[2]["doc_type"] for u in units], dtype=object),
                     "fiscal_year": np.array([u[2]["fiscal_year"] or 0 for u in units])}
             built = LexicalIndex(gen, index, [u[0] for u in units], cols)
-            self._bm25 = {**(self._bm25 or {}), level: built}
+            self._bm25 = {**(self._bm25 or {}), (level, terms): built}
             return built
 
     def close(self) -> None:

@@ -127,6 +127,15 @@ def tokenize(text: str) -> list[str]:
             for t in words_of(match_form(text)) if not _PUNCT_ONLY.match(t)]
 
 
+def char_grams(tokens: list[str], n: int = 3) -> list[str]:
+    """Character n-grams of the tokens run together. Thai is written without spaces, so a
+    word the segmenter cuts differently in the query and in the passage (names, loan words,
+    PDF damage) still shares most of its n-grams; they also cross word boundaries, which
+    rewards matching word order."""
+    text = "".join(tokens)
+    return [text[i:i + n] for i in range(len(text) - n + 1)]
+
+
 def sentences(text: str) -> list[str]:
     """Thai sentences. Lines are hard boundaries (lists and table rows are one per line);
     long lines are split by pythainlp's CRF sentence model."""

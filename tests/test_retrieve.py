@@ -14,10 +14,21 @@ def test_fuse_rewards_agreement():
 
 def test_all_modes_find_the_direct_document(kb, docs):
     kb.ingest([docs], progress=False)
-    for mode in ("hybrid", "bm25", "dense"):
+    for mode in ("hybrid", "bm25", "chars", "dense"):
         hits = kb.search("การยื่นคำร้องทางอิเล็กทรอนิกส์ e-Filing", k=2, mode=mode)
         assert hits[0].file_name == "efiling-policy-2564.md", mode
         assert hits[0].ranks.get(mode if mode != "hybrid" else "bm25")
+
+
+def test_character_trigrams_match_inside_a_compound_word(kb, docs):
+    """newmm keeps ร่วมมือร่วมใจ as one word, so a query for ร่วมใจ shares no word with the
+    passage; its character trigrams do."""
+    kb.ingest([docs], progress=False)
+    assert "green-office-2564.txt" not in {h.file_name for h in kb.search("ร่วมใจ", mode="bm25")}
+    assert kb.search("ร่วมใจ", k=1, mode="chars")[0].file_name == "green-office-2564.txt"
+    assert kb.search("ร่วมใจ", k=1, mode="hybrid")[0].file_name == "green-office-2564.txt"
+    with pytest.raises(ValueError, match="unknown search mode 'fuzzy'"):
+        kb.search("ร่วมใจ", mode="fuzzy")
 
 
 def test_thai_digit_query_finds_arabic_table_and_back(kb, docs):
@@ -28,7 +39,7 @@ def test_thai_digit_query_finds_arabic_table_and_back(kb, docs):
 
 def test_filters_by_type_file_and_year(kb, docs):
     kb.ingest([docs], progress=False)
-    for mode in ("hybrid", "bm25", "dense"):
+    for mode in ("hybrid", "bm25", "chars", "dense"):
         assert {h.doc_type for h in kb.search("ผลการดำเนินงาน ผู้รับบริการ", filters=Filters(doc_type="xlsx"), mode=mode)} == {"xlsx"}
         assert {h.file_name for h in kb.search("ผลการดำเนินงาน ผู้รับบริการ", filters=Filters(file_name="green-office-2564.txt"), mode=mode)} == {"green-office-2564.txt"}
     assert kb.search("ผลการดำเนินงาน", filters=Filters(fiscal_year=2550)) == []

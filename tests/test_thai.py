@@ -55,3 +55,8 @@ def test_fiscal_year_from_name_then_text():
     # a year range in the name: the text names the year of this copy, else the range's end
     assert thai.fiscal_year("ฉบับทบทวน ประจำปีงบประมาณ พ.ศ. 2564", "digital-plan-2561-2565.pdf") == 2564
     assert thai.fiscal_year("แผนระยะยาว", "digital-plan-2561-2565.pdf") == 2565
+
+
+def test_char_grams_run_words_together():
+    assert thai.char_grams(["ถุง", "ผ้า"]) == ["ถุง", "ุงผ", "งผ้", "ผ้า"]
+    assert thai.char_grams(["ab"]) == []
