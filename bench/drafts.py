@@ -63,23 +63,33 @@ def main() -> int:
         result["scores"] = score_drafts(kb, expect, drafter=args.drafter, progress=False, drafts=drafts)
         result["scores"]["seconds_per_draft"] = result["seconds_per_draft"]
         if args.calibrate:
-            result["calibration"] = calibrate(drafts, expect)
+            result["calibration"] = calibrate(drafts, expect, kb.store.meta("embed_model") or "")
     print(json.dumps(result, ensure_ascii=False, indent=1))
     return 0
 
 
-def calibrate(drafts, expect) -> dict:
-    """Abstention accuracy for each threshold on the support signal, and the signal itself."""
-    rows = sorted((d.support, not expect[c], c) for c, d in drafts.items() if c in expect)
-    best = (0.0, 0.0)
-    table = {}
-    for t in sorted({round(s, 3) for s, _, _ in rows} | {0.0}):
-        acc = sum((s < t) == should for s, should, _ in rows) / len(rows)
-        table[f"{t:.3f}"] = round(acc, 4)
-        if acc > best[1]:
-            best = (t, acc)
-    return {"best_threshold": best[0], "best_accuracy": round(best[1], 4),
-            "signal": [(c, round(s, 3), "abstain" if should else "draft") for s, should, c in rows]}
+def calibrate(drafts, expect, model: str) -> dict:
+    """Abstention accuracy of the shipped rule, of support alone at each threshold, and of each
+    closeness floor under the shipped weak-support bound; the two signals per criterion."""
+    from kb import extract
+    rows = sorted((d.support, d.closeness, not expect[c], c) for c, d in drafts.items() if c in expect)
+
+    def accuracy(rule) -> float:
+        return round(sum(rule(s, near) == should for s, near, should, _ in rows) / len(rows), 4)
+
+    def best(candidates, rule_for) -> tuple[float, float]:
+        return max(((t, accuracy(rule_for(t))) for t in sorted(candidates)), key=lambda ta: (ta[1], -ta[0]))
+
+    support_only = best({round(s, 3) for s, *_ in rows} | {0.0}, lambda t: lambda s, near: s < t)
+    floors = {round(n + 0.0005, 4) for _, n, *_ in rows if n is not None}
+    floor = best(floors, lambda t: lambda s, near: s < extract.ABSTAIN_BELOW
+                 or (s < extract.WEAK_SUPPORT and near is not None and near < t))
+    return {"shipped_rule_accuracy": accuracy(lambda s, near: extract.should_abstain(s, near, model)),
+            "best_support_only": {"threshold": support_only[0], "accuracy": support_only[1]},
+            "best_closeness_floor": {"floor": floor[0], "accuracy": floor[1],
+                                     "weak_support": extract.WEAK_SUPPORT},
+            "signal": [(c, round(s, 3), near, "abstain" if should else "draft")
+                       for s, near, should, c in rows]}
 
 
 if __name__ == "__main__":

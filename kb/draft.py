@@ -65,7 +65,8 @@ class Draft:
     warnings: list[str] = field(default_factory=list)
     drafter: str = "extractive"
     year: int | None = None                     # fiscal year assessed (พ.ศ.)
-    support: float = 0.0                        # the abstention signal (see kb.extract.support)
+    support: float = 0.0                        # abstention signals (see kb.extract.should_abstain):
+    closeness: float | None = None              # lexical support, and the embedding model's closeness
     choices: list[str] = field(default_factory=list)   # offered when abstaining
     needed: list[str] = field(default_factory=list)    # evidence that would be needed
     previous_year: int | None = None
@@ -105,9 +106,12 @@ def draft_criterion(kb, code: str, accepted_chunk_ids: list[str] | None = None,
     weights = extract.weights_for(kb, criterion)
     candidates = extract.candidates(criterion, passages, weights, _preceding(kb, passages))
     support = extract.support(criterion, candidates, weights)
-    draft = Draft(code=criterion.code, text="", drafter=drafter, year=year, support=round(support, 4))
+    near = closeness(kb, criterion)
+    draft = Draft(code=criterion.code, text="", drafter=drafter, year=year, support=round(support, 4),
+                  closeness=None if near is None else round(near, 4))
     reviewer_chose = bool(accepted_chunk_ids)
-    if not candidates or (not reviewer_chose and support < extract.ABSTAIN_BELOW):
+    if not candidates or (not reviewer_chose and
+                          extract.should_abstain(support, near, kb.store.meta("embed_model") or "")):
         _abstain(draft, criterion, warnings)
     elif drafter == "llm":
         from kb import llmdraft
@@ -127,6 +131,14 @@ def draft_criterion(kb, code: str, accepted_chunk_ids: list[str] | None = None,
     _previous(kb, draft, year, warnings)
     draft.warnings = warnings
     return draft
+
+
+def closeness(kb, criterion) -> float | None:
+    """The best cosine similarity between any way of asking the criterion and any stored
+    passage (None for an empty store)."""
+    from kb.evidence import criterion_queries
+    best = [s for q in criterion_queries(criterion) for _, s in kb.retriever.dense(q, 1)]
+    return max(best) if best else None
 
 
 def assessment_year(kb) -> int | None:

