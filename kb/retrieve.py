@@ -137,20 +137,24 @@ class Retriever:
         return out
 
 
-def combine(runs: dict[str, list[tuple[str, float]]]) -> list[tuple[str, float]]:
-    """Convex combination of min-max normalised scores, equal weights, best first.
+def combine(runs: dict[str, list[tuple[str, float]]], norm: str = "minmax") -> list[tuple[str, float]]:
+    """Sum of normalised scores, equal weights, best first.
 
     Unlike rank fusion this keeps how sure each retriever is: a BM25 hit far above its
     runner-up stays on top even when the dense model ranks it third. On the iapp Thai dev
-    set it beats RRF on R@1 and nDCG@10 (docs/benchmarks.md)."""
+    set it beats RRF on R@1 and nDCG@10 (docs/benchmarks.md). norm="minmax" maps each run
+    to 0..1; norm="max" divides by the run's best score only, so the scores' proportions
+    stay (criterion evidence, where a run holds every document of a small store)."""
     combined: dict[str, float] = {}
     live = [run for run in runs.values() if run]
     for run in live:
         scores = np.array([s for _, s in run])
-        lo, span = scores.min(), scores.max() - scores.min()
+        hi = scores.max()
+        lo = scores.min() if norm == "minmax" else 0.0
+        span = hi - lo
         for (cid, s) in run:
-            norm = (s - lo) / span if span > 0 else 1.0
-            combined[cid] = combined.get(cid, 0.0) + norm / len(live)
+            value = (s - lo) / span if span > 0 else 1.0
+            combined[cid] = combined.get(cid, 0.0) + value / len(live)
     return sorted(combined.items(), key=lambda kv: -kv[1])
 
 

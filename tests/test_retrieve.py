@@ -3,13 +3,22 @@ from dataclasses import replace
 
 import pytest
 
-from kb.retrieve import Filters, fuse
+from kb.retrieve import Filters, combine, fuse
 from kb.store import StoreError
 
 
 def test_fuse_rewards_agreement():
     fused = dict(fuse({"a": [("x", 9.0), ("y", 5.0)], "b": [("y", 0.9), ("z", 0.8)]}))
     assert max(fused, key=fused.get) == "y"
+
+
+def test_combine_keeps_score_proportions_with_max_norm():
+    runs = {"bm25": [("x", 10.0), ("y", 5.0)], "dense": [("y", 1.0), ("x", 0.9)]}
+    by_max = dict(combine(runs, norm="max"))
+    assert by_max["x"] == pytest.approx(0.95) and by_max["y"] == pytest.approx(0.75)
+    by_minmax = dict(combine(runs))        # each run's worst becomes 0: x and y tie
+    assert by_minmax["x"] == pytest.approx(by_minmax["y"]) == pytest.approx(0.5)
+    assert combine({"empty": []}) == []
 
 
 def test_all_modes_find_the_direct_document(kb, docs):
