@@ -3,8 +3,9 @@
 Criteria are abstract ("ผู้บริหารกำหนดทิศทาง…") while evidence is concrete (a plan, a KPI row).
 One query cannot bridge that, so a criterion is asked several ways — its whole catalogue
 text (item title, wording, sub-prompts), its bare wording, and each sub-prompt with the
-wording — and the runs of all retrievers for all of them are fused. The agency's own earlier answer is deliberately not
-used: it belongs to one agency and one year, and evidence must be found for any.
+wording — and the runs of all retrievers for all of them are combined. The agency's own
+earlier answer is deliberately not used: it belongs to one agency and one year, and evidence
+must be found for any.
 """
 from __future__ import annotations
 

@@ -2,10 +2,10 @@
 
 On Thai text they fail on different questions (see DESIGN.md), so all run and their results
 are combined. Character trigrams still match where the word segmenter cut query and passage
-differently (names, loan words, damaged PDF text). Free-text search combines normalised
-scores (`combine`);
-criterion evidence, which fuses many runs of several queries, uses weighted reciprocal-rank
-fusion (`fuse`), where score scales of different queries need not be comparable.
+differently (names, loan words, damaged PDF text). Runs are combined by their normalised
+scores (`combine`): free-text search maps each run to 0..1, criterion evidence divides each
+run by its best (kb/evidence.py); reciprocal-rank fusion (`fuse`) only orders the passages of
+a document there, where ranks of many runs are all that matters.
 """
 from __future__ import annotations
 
@@ -75,7 +75,7 @@ class Retriever:
     def __init__(self, store: Store):
         self.store = store
 
-    # --- the two retrievers -------------------------------------------------------------------
+    # --- the retrievers -----------------------------------------------------------------------
 
     def lexical(self, query: str | list[str], k: int = POOL, filters: Filters = Filters(),
                 level: str = "chunk", terms: str = "words") -> list[tuple[str, float]]:
@@ -145,6 +145,8 @@ def combine(runs: dict[str, list[tuple[str, float]]], norm: str = "minmax") -> l
     set it beats RRF on R@1 and nDCG@10 (docs/benchmarks.md). norm="minmax" maps each run
     to 0..1; norm="max" divides by the run's best score only, so the scores' proportions
     stay (criterion evidence, where a run holds every document of a small store)."""
+    if norm not in ("minmax", "max"):
+        raise ValueError(f"unknown score normalisation '{norm}' (use minmax or max)")
     combined: dict[str, float] = {}
     live = [run for run in runs.values() if run]
     for run in live:

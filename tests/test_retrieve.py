@@ -19,6 +19,8 @@ def test_combine_keeps_score_proportions_with_max_norm():
     by_minmax = dict(combine(runs))        # each run's worst becomes 0: x and y tie
     assert by_minmax["x"] == pytest.approx(by_minmax["y"]) == pytest.approx(0.5)
     assert combine({"empty": []}) == []
+    with pytest.raises(ValueError, match="unknown score normalisation 'rank'"):
+        combine(runs, norm="rank")
 
 
 def test_all_modes_find_the_direct_document(kb, docs):
