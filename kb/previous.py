@@ -12,7 +12,9 @@ Recognition is by content, not by file name: the form's title plus many criterio
 """
 from __future__ import annotations
 
+import html
 import re
+import zipfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,6 +24,8 @@ from kb import thai
 TITLE = re.compile(r"แบบประเมินสถานะการเป็นระบบราชการ\s*4\.0|แบบฟอร์มที่\s*3")
 CODE_AT_LINE = re.compile(r"(?m)^[^\S\n]*(?:<[^>]*>|[☐□☑☒\t ])*([1-6]\.[1-4]\.[1-6])(?![\d.])")
 MIN_CODES = 20          # of the 94; a real form has (nearly) all of them
+HEAD_CHARS = 5000       # the form's title is within its first this many characters
+_XML_TAG = re.compile(r"<[^>]+>")
 FORM_SUFFIXES = {".txt", ".md", ".html", ".htm", ".docx", ".pdf"}
 
 SCHEMA = """
@@ -60,7 +64,7 @@ def form_text(path: Path) -> str | None:
 
 
 def looks_like_form(text: str) -> bool:
-    head = thai.to_arabic_digits(text[:5000])
+    head = thai.to_arabic_digits(text[:HEAD_CHARS])
     if not TITLE.search(head):
         return False
     return len(set(CODE_AT_LINE.findall(thai.to_arabic_digits(text)))) >= MIN_CODES
@@ -149,8 +153,42 @@ def _candidate(f: Path, root: Path) -> bool:
 
 
 def _is_form(path: Path) -> bool:
+    head = _quick_head(path)
+    if head is not None and not TITLE.search(thai.to_arabic_digits(head)):
+        return False
     text = form_text(path)
     return bool(text) and looks_like_form(text)
+
+
+def _quick_head(path: Path) -> str | None:
+    """The start of a PDF or the body text of a DOCX, read cheaply (None: no shortcut).
+
+    Most evidence files are DOCX or PDF; loading each in full just to find that it lacks the
+    form's title would read it twice per ingest (here and in the pipeline). The title must
+    be in the first 5,000 characters (`looks_like_form`), so the start of the body is enough
+    to rule a file out; a file that passes is read in full as before."""
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".docx":
+            with zipfile.ZipFile(path) as z:
+                xml = z.read("word/document.xml").decode("utf-8", "replace")
+            # the whole body, not its start: it also holds text the loader skips (text boxes,
+            # field codes), so only "no title anywhere" safely rules a file out
+            return html.unescape(_XML_TAG.sub("", xml.replace("</w:p>", "\n")))
+        if suffix == ".pdf":
+            from pypdf import PdfReader
+            reader = PdfReader(path)
+            if reader.is_encrypted and not reader.decrypt(""):
+                return None
+            text = ""
+            for page in reader.pages:      # usually one page: stop once there is enough text
+                text += (page.extract_text() or "").strip() + "\n"
+                if len(text) >= HEAD_CHARS:
+                    break
+            return text[:HEAD_CHARS]
+    except Exception:      # unreadable here → the full read (and the pipeline) reports it
+        return None
+    return None
 
 
 def _without(folder: Path, forms: set[Path], supported: set[str], skipped: list[str]) -> list[Path]:

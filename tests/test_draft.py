@@ -1,5 +1,6 @@
 """The extractive drafter, abstention, years and last year's answers, on a real store."""
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -181,3 +182,36 @@ def test_long_sentences_are_offered_in_verbatim_pieces():
     for p in parts:
         assert p.strip("… ").replace(" …", "") in line
     assert "LED Streaming" in parts[-1]          # named at the end of the sentence, still offered
+
+
+@pytest.mark.skipif(FORM is None, reason="the sample filled-in form (shared/form) is not here")
+def test_forms_are_recognised_in_docx_and_pdf_without_reading_every_file_twice(tmp_path, monkeypatch):
+    """A DOCX form is set aside; DOCX and PDF evidence is ruled out from its first text alone,
+    without the full load the ingest pipeline does anyway."""
+    import docx
+    from test_loaders import THAI_FONT, thai_pdf
+
+    from kb import previous
+    from kb.config import Settings
+    from kb.service import KnowledgeBase
+    folder = tmp_path / "in"
+    folder.mkdir()
+    form = docx.Document()
+    for line in FORM.read_text(encoding="utf-8").splitlines():
+        form.add_paragraph(line)
+    form.save(folder / "form3-2564.docx")
+    plan = docx.Document()
+    plan.add_paragraph("แผนปฏิบัติราชการ กรมบังคับคดี ประจำปีงบประมาณ พ.ศ. 2564")
+    plan.save(folder / "plan-2564.docx")
+    if THAI_FONT.is_file():
+        thai_pdf(folder / "report-2564.pdf", ["รายงานผลการดำเนินงาน ไตรมาสที่ 2", "ภาคผนวก"])
+    loads = []
+    real_load = previous.form_text
+    monkeypatch.setattr(previous, "form_text", lambda p: loads.append(p.name) or real_load(p))
+    kb = KnowledgeBase(replace(Settings(), data_dir=tmp_path / "data", chroma_url=None))
+    keep, skipped = previous.set_aside_forms([folder], kb)
+    assert set(loads) == {"form3-2564.docx"}            # the evidence is never fully read here
+    assert sorted(p.name for p in keep) == sorted(n for n in ("plan-2564.docx", "report-2564.pdf")
+                                                  if (folder / n).exists()) and not skipped
+    assert previous.PreviousAnswers(kb.store.db).latest("3.4.3").source_file == "form3-2564.docx"
+    kb.store.close()
