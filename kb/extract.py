@@ -38,6 +38,7 @@ MAX_ITEMS = 10             # items for a criterion asked in one part
 PER_SUBPROMPT = 4          # items per sub-prompt when the form asks in parts
 MAX_WITH_PARTS = 14
 GENERAL_WITH_PARTS = 3     # items answering the criterion as a whole when it is asked in parts
+FROM_BEST_DOCUMENT = 2     # more items: the best document's sentences naming new things
 KEEP_FROM_BEST = 0.35      # an item must score at least this share of the best one …
 FILL_TO = 10               # … or be among this many best candidates
 MAX_CHARS = 300            # longer sentences are cut at a phrase boundary
@@ -506,6 +507,14 @@ def select(criterion, cands: list[Candidate]):
     else:
         general = _pick(cands, lambda c: c.score, MAX_ITEMS, floor, taken)
     taken += general
+    # the best document's own enumeration: sentences there that name two or more systems,
+    # programmes or figures no chosen item names yet often share no word with the criterion
+    # (the EoDB ranks under "ข้อมูลเทียบเคียง"), yet they are what the form's answers list
+    said = {m for t in taken for m in t.names}
+    named = [c for c in cands if c.doc_rank == 0 and c.single and len(c.names - said) >= 2]
+    extra = _pick(named, lambda c: c.score * len(c.names - said), FROM_BEST_DOCUMENT, 0.0, taken)
+    general += extra
+    taken += extra
     cap = (MAX_WITH_PARTS if criterion.subprompts else MAX_ITEMS) + 4
     for _, chosen in [(None, general), *groups]:
         for sib in _siblings(cands, list(chosen), taken, cap - len(taken)):

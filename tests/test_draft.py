@@ -215,3 +215,21 @@ def test_forms_are_recognised_in_docx_and_pdf_without_reading_every_file_twice(t
                                                   if (folder / n).exists()) and not skipped
     assert previous.PreviousAnswers(kb.store.db).latest("3.4.3").source_file == "form3-2564.docx"
     kb.store.close()
+
+
+def test_best_document_names_new_things_even_without_the_criterions_words():
+    from types import SimpleNamespace
+
+    from kb.extract import Candidate, select
+
+    def cand(text, names, score, rank, i):
+        return Candidate(text=text, tokens=frozenset(text.split()), hit=SimpleNamespace(chunk_id=f"d{rank}:{i}"),
+                         doc_rank=rank, order=(rank, i), score=score, names=frozenset(names))
+    on_topic = [cand(f"ข้อมูลเทียบเคียง ข้อที่ {i}", [], 1.0, 1, i) for i in range(12)]
+    ranks = cand("ไทยได้อันดับที่ 21 คะแนน 76.80", ["21", "76.80"], 0.05, 0, 0)
+    lone = cand("อันดับที่ 21 อีกครั้ง", ["21"], 0.05, 0, 1)          # one name only: not added
+    other_doc = cand("Recovery Rate 70.1 เซนต์", ["Recovery Rate", "70.1"], 0.05, 2, 0)
+    items, sources = select(SimpleNamespace(subprompts=[]), on_topic + [ranks, lone, other_doc])
+    texts = [t for _, t, _ in items]
+    assert ranks.text in texts and lone.text not in texts and other_doc.text not in texts
+    assert "d0:0" in sources
