@@ -10,6 +10,7 @@ import json
 import math
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -144,17 +145,26 @@ def read_qrels(path: Path) -> dict[str, dict[str, int]]:
     return out
 
 
-def eval_criteria(docs_dir: Path, qrels_path: Path, settings: Settings | None = None,
-                  progress: bool = True) -> dict:
+@contextmanager
+def ingested(docs_dir: Path, settings: Settings | None, progress: bool):
+    """(kb, ingest summary, ingest seconds) over docs_dir in a temporary store, removed afterwards."""
     from kb.service import KnowledgeBase
 
-    qrels = read_qrels(qrels_path)
     settings, tmp = temp_settings(settings)
     with tmp:
         kb = KnowledgeBase(settings)
         t0 = time.perf_counter()
         summary = kb.ingest([docs_dir], progress=progress)
-        ingest_s = time.perf_counter() - t0
+        try:
+            yield kb, summary, time.perf_counter() - t0
+        finally:
+            kb.store.close()
+
+
+def eval_criteria(docs_dir: Path, qrels_path: Path, settings: Settings | None = None,
+                  progress: bool = True) -> dict:
+    qrels = read_qrels(qrels_path)
+    with ingested(docs_dir, settings, progress) as (kb, summary, ingest_s):
         unknown = sorted(code for code in qrels if not _known(kb, code))
         scored = {c: q for c, q in qrels.items() if c not in unknown and any(g > 0 for g in q.values())}
         per, latencies = [], []
@@ -169,7 +179,6 @@ def eval_criteria(docs_dir: Path, qrels_path: Path, settings: Settings | None = 
                   "unknown_codes": unknown, **mean_metrics(per, names),
                   "seconds": {"ingest": round(ingest_s, 1),
                               "evidence_mean": round(sum(latencies) / max(len(latencies), 1), 3)}}
-        kb.store.close()
         return result
 
 
@@ -254,18 +263,10 @@ def score_drafts(kb, expect: dict[str, list[str]], drafter: str = "extractive",
 
 def eval_drafts(docs_dir: Path, expect_path: Path, settings: Settings | None = None,
                 progress: bool = True, drafter: str = "extractive") -> dict:
-    from kb.service import KnowledgeBase
-
     expect = read_expect(expect_path)
-    settings, tmp = temp_settings(settings)
-    with tmp:
-        kb = KnowledgeBase(settings)
-        t0 = time.perf_counter()
-        summary = kb.ingest([docs_dir], progress=progress)
-        ingest_s = time.perf_counter() - t0
+    with ingested(docs_dir, settings, progress) as (kb, summary, ingest_s):
         result = {"docs": str(docs_dir), "documents": summary.ingested, "chunks": summary.chunks,
                   "ingest_errors": summary.errors,
                   **score_drafts(kb, expect, drafter=drafter, progress=progress),
                   "seconds_ingest": round(ingest_s, 1)}
-        kb.store.close()
         return result
