@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
@@ -74,6 +75,10 @@ class Hit:
 class Retriever:
     def __init__(self, store: Store):
         self.store = store
+        # A criterion's queries are embedded for its evidence and again for the drafter's
+        # closeness signal; keyed by the model object too, so a reindex starts afresh.
+        self._query_vector = lru_cache(maxsize=512)(
+            lambda model_id, query: self.store.embedding.get_query_embedding(query))
 
     # --- the retrievers -----------------------------------------------------------------------
 
@@ -87,7 +92,7 @@ class Retriever:
         return self.store.bm25(level, terms).top(tokens, k, filters.items())
 
     def dense(self, query: str, k: int = POOL, filters: Filters = Filters()) -> list[tuple[str, float]]:
-        return self.dense_by_vector(self.store.embedding.get_query_embedding(query), k, filters)
+        return self.dense_by_vector(self._query_vector(id(self.store.embedding), query), k, filters)
 
     def dense_by_vector(self, vector, k: int = POOL, filters: Filters = Filters()) -> list[tuple[str, float]]:
         from llama_index.core.vector_stores.types import (MetadataFilter, MetadataFilters,
