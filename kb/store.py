@@ -82,6 +82,12 @@ def doc_id_for(path: str) -> str:
     return hashlib.sha1(str(path).encode()).hexdigest()[:16]
 
 
+# HNSW search breadth. Retrieval takes 100 candidates per run; with Chroma's default breadth
+# (100) the tail of those 100 is approximate and changes from one process to the next, and so
+# would evidence rankings and drafts. Four times the pool makes the search exact in practice
+# on the sample corpus and reproducible (docs/benchmarks.md has the latency cost).
+SEARCH_EF = 400
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS documents (
@@ -180,8 +186,14 @@ class Store:
         return self._vector_store
 
     def _collection(self, client):
-        return client.get_or_create_collection(self.settings.collection, embedding_function=None,
-                                               metadata={"hnsw:space": "cosine"})
+        collection = client.get_or_create_collection(
+            self.settings.collection, embedding_function=None,
+            metadata={"hnsw:space": "cosine", "hnsw:search_ef": SEARCH_EF})
+        # a store made before SEARCH_EF was set (or with a smaller one) is widened in place
+        hnsw = (collection.configuration_json or {}).get("hnsw") or {}
+        if hnsw.get("ef_search", SEARCH_EF) < SEARCH_EF:
+            collection.modify(configuration={"hnsw": {"ef_search": SEARCH_EF}})
+        return collection
 
     def _nodes(self, rows, vectors) -> list:
         from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
@@ -277,6 +289,12 @@ class Store:
                 self.db.execute("DELETE FROM documents WHERE doc_id = ?", (row["doc_id"],))
                 self._bump()
             return True
+
+    def chunk_ids(self, path: str) -> list[str]:
+        """A document's chunks in reading order."""
+        return [r[0] for r in self.db.execute(
+            "SELECT c.chunk_id FROM chunks c JOIN documents d USING (doc_id) WHERE d.path = ? "
+            "ORDER BY c.ordinal", (str(path),))]
 
     def chunk_rows(self, chunk_ids: list[str]) -> dict[str, sqlite3.Row]:
         """Chunks joined with their document, by id."""

@@ -103,3 +103,29 @@ def test_combine_keeps_a_confident_lexical_hit_on_top():
             "dense": [("z", 0.90), ("y", 0.89), ("x", 0.88)]}    # dense barely separates them
     assert combine(runs)[0][0] == "x"
     assert combine({"bm25": [], "dense": [("a", 0.5)]}) == [("a", 1.0)]
+
+
+def test_vector_search_is_wide_enough_to_be_exact_and_reproducible(settings):
+    """Retrieval takes 100 candidates per run; Chroma's default HNSW breadth (100) left the tail
+    of those approximate and different from one process to the next. New stores search wider,
+    and a store made before is widened when opened, its vectors kept."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    from kb.store import SEARCH_EF, Store
+    old = chromadb.PersistentClient(path=str(settings.data_dir / "chroma"),
+                                    settings=ChromaSettings(anonymized_telemetry=False))
+    made = old.get_or_create_collection(settings.collection, metadata={"hnsw:space": "cosine"})
+    made.add(ids=["x:0"], embeddings=[[1.0] + [0.0] * 383])
+    assert made.configuration_json["hnsw"]["ef_search"] < SEARCH_EF
+    store = Store(settings, check_model=False)
+    collection = store.vectors._collection
+    assert collection.configuration_json["hnsw"]["ef_search"] == SEARCH_EF
+    assert collection.configuration_json["hnsw"]["space"] == "cosine" and collection.count() == 1
+    store.close()
+
+
+def test_new_store_searches_wide(kb, docs):
+    from kb.store import SEARCH_EF
+    kb.ingest([docs], progress=False)
+    assert kb.store.vectors._collection.configuration_json["hnsw"]["ef_search"] == SEARCH_EF
