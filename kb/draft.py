@@ -22,6 +22,7 @@ from kb.verify import SUPPORTED, UNCITED, check_sentence, known_names
 DRAFTERS = ("extractive", "llm")
 DOCS_PER_CRITERION = 6          # evidence documents read per criterion (≤ 3 passages each)
 DOCS_READ_CLOSELY = 3           # of which the best are searched again for more passages
+READ_WHOLE_UP_TO = 12           # the best document is read whole when it has at most this many chunks
 PROMPTS = Path(__file__).resolve().parents[1] / "prompts"
 
 # A form lead-in the stem may already end with; otherwise " คือ" is added.
@@ -161,12 +162,20 @@ def _passages(kb, criterion, accepted, warnings) -> list:
 
 
 def _more_from(kb, criterion, docs, seen: set[str]) -> list:
-    """More passages of the best documents, one lexical search per way of asking the criterion
-    (one per sub-prompt too): evidence ranks documents and keeps three passages of each, but
-    the part that answers a sub-prompt is often elsewhere in the same document."""
+    """More passages of the best documents: the whole of the best one when it is short, and one
+    lexical search per way of asking the criterion (one per sub-prompt too) in each: evidence
+    ranks documents and keeps three passages of each, but the part that answers a sub-prompt
+    is often elsewhere in the same document."""
     from kb.evidence import criterion_queries
     from kb.retrieve import Filters
     extra: list[str] = []
+    if docs:
+        # the best document is the main evidence, and the systems and figures it lists are often
+        # in parts that share no word with the criterion: a person would read it all
+        whole = kb.store.chunk_ids(docs[0].path)
+        if len(whole) <= READ_WHOLE_UP_TO:
+            extra += [cid for cid in whole if cid not in seen]
+            seen.update(whole)
     for d in docs:
         for q in criterion_queries(criterion):
             for cid, _ in kb.retriever.lexical(q, 2, Filters(file_name=d.file_name)):

@@ -117,7 +117,9 @@ def weights_for(kb, criterion) -> dict[str, float]:
     weights = query_weights(kb.retriever, criterion_queries(criterion))
     words = content_tokens(criterion.query_text())
     top = max(weights.values(), default=1.0)
-    return {t: weights.get(t, top) for t in words}
+    # in sorted order: coverage sums then add up the same way in every process (a set's order
+    # changes with the hash seed, and the last bit of a float can break a tie)
+    return {t: weights.get(t, top) for t in sorted(words)}
 
 
 def _coverage(tokens, weights: dict[str, float]) -> float:
@@ -235,13 +237,14 @@ def _row_labels(row: str) -> str:
 
 
 def compact_row(line: str, weights: dict[str, float], keep: int = 5) -> str:
-    """A table row as 'label: value | …' with only the cells that matter to the criterion:
-    the row's own label (its first two cells: a table often files a row under a group, then
-    names it) and the cells sharing the criterion's words. Formula cells that the
+    """A table row as 'label: value | …'. A row longer than an item may be keeps only the
+    cells that matter to the criterion: the row's own label (its first two cells: a table often
+    files a row under a group, then names it) and the cells sharing the criterion's words; a
+    shorter one stays whole, since a target or programme in it rarely repeats those words. Formula cells that the
     spreadsheet never computed ('=SUM(…)') say nothing and are left out."""
     cells = [c.strip() for c in line.split(" | ") if c.strip()]
     cells = [c for c in cells if not (_ROW_CELL.match(c) and _ROW_CELL.match(c).group(2).startswith("="))]
-    if len(cells) <= keep:
+    if len(cells) <= keep or len(" | ".join(cells)) <= MAX_CHARS:
         return " | ".join(cells)
     scored = sorted(range(2, len(cells)), key=lambda i: -_coverage(_tokens(cells[i]), weights))
     chosen = sorted([0, 1, *[i for i in scored[:keep - 2] if _coverage(_tokens(cells[i]), weights) > 0]])
@@ -308,7 +311,7 @@ def _passage_candidates(hit, pi: int, rank: int, weights, prev: str) -> list[Can
             last = None
             # and is context, not an answer, unless it is a numbered clause that says something
             # ("๑.๑ ให้ทุกสำนักงานขับเคลื่อนโครงการ …"), which is an item of its list
-            if not fragment and _CLAUSE_NO.match(line.strip()) and len(text) >= CLAUSE_CHARS and " " in text \
+            if not fragment and _CLAUSE_NO.match(line.strip()) and len(text) >= CLAUSE_CHARS \
                     and usable(text) and not _LEAD_END.search(line.strip()):
                 out.append(_candidate(text, toks, hit, rank, (pi, li), rel, ctx, ctx_text, None, prel))
             continue
@@ -330,7 +333,15 @@ def _passage_candidates(hit, pi: int, rank: int, weights, prev: str) -> list[Can
                 out.append(_candidate(text, toks, hit, rank, (pi, li), rel, ctx, ctx_text, None, prel))
             last = None
             continue
-        if fragment or not usable(text):
+        if fragment:
+            # the end of a sentence the chunk before began: the systems it names are often in
+            # this half, so it is offered too, marked as going on from text not quoted
+            if usable(text):
+                out.append(_candidate("… " + text, toks, hit, rank, (pi, li), rel, max(ctx, whole),
+                                      ctx_text, None, prel))
+            last = None
+            continue
+        if not usable(text):
             last = None
             continue
         c = _candidate(text, toks, hit, rank, (pi, li), rel, ctx, ctx_text, group, prel)

@@ -1,5 +1,6 @@
 """The extractive drafter, abstention, years and last year's answers, on a real store."""
 import json
+from types import SimpleNamespace
 from dataclasses import replace
 
 import pytest
@@ -233,3 +234,68 @@ def test_best_document_names_new_things_even_without_the_criterions_words():
     texts = [t for _, t, _ in items]
     assert ranks.text in texts and lone.text not in texts and other_doc.text not in texts
     assert "d0:0" in sources
+
+
+def test_short_table_row_is_kept_whole_and_long_one_compacted():
+    from kb.extract import MAX_CHARS, compact_row
+    row = ("กลุ่ม: กระบวนการสนับสนุน | กระบวนการ: การบริหารองค์กร | ต้นทุนหลัก: งบดำเนินงาน | "
+           "สัดส่วน: ร้อยละ 11.2 | รวม: =SUM(B2:B9) | ระยะสั้น: ลดการใช้พลังงาน | ระยะยาว: องค์กรไร้กระดาษ")
+    kept = compact_row(row, {"ต้นทุน": 1.0})
+    assert "องค์กรไร้กระดาษ" in kept and "ลดการใช้พลังงาน" in kept   # no word of the criterion, kept
+    assert "=SUM" not in kept                                         # never-computed formula: left out
+    long_row = row + "".join(f" | หมายเหตุ {i}: รายละเอียดการดำเนินงานของหน่วยงานในสังกัดลำดับที่ {i}" for i in range(6))
+    short = compact_row(long_row, {"ต้นทุน": 1.0})
+    assert len(long_row) > MAX_CHARS and short.count(" | ") < long_row.count(" | ")
+    assert "ต้นทุนหลัก" in short and "หมายเหตุ 5" not in short
+
+
+def _pdf_hit(chunk_id, text):
+    from kb.retrieve import Hit
+    return Hit(chunk_id=chunk_id, score=1.0, text=text, file_name="plan-2564.pdf", doc_type="pdf")
+
+
+def test_sentence_going_on_from_the_chunk_before_is_offered():
+    """A PDF chunk that starts mid-sentence: its part names the system; it is an item marked
+    as going on ("… "), scored with the whole sentence as context, and is verbatim chunk text."""
+    from kb.extract import candidates
+    before = ("แผนบริหารความต่อเนื่องกำหนดให้ศูนย์เทคโนโลยีสารสนเทศทบทวนความเสี่ยงทุกไตรมาส\n"
+              "และรายงานผลต่อที่ประชุมผู้บริหาร โดยมีแผนรองรับเหตุฉุกเฉินด้านเทคโนโลยีสารสนเทศ\n"
+              "ที่ครอบคลุมระบบงานหลักของกรมบังคับคดีทุกระบบ และกำหนดให้ซ้อมแผนฉุกเฉินปีละครั้ง")
+    hit = _pdf_hit("d:1", "ตามแผน IT Contingency Plan พร้อมศูนย์สำรอง (DR Site)\nรายงานฉบับนี้จัดทำเมื่อเดือนกันยายน")
+    weights = {"แผน": 1.0, "ฉุกเฉิน": 2.0, "เทคโนโลยี": 1.0}
+    cands = candidates(SimpleNamespace(subprompts=[]), [hit], weights, {"d:1": before})
+    going_on = [c for c in cands if c.text.startswith("… ")]
+    assert [c.text for c in going_on] == ["… ตามแผน IT Contingency Plan พร้อมศูนย์สำรอง (DR Site)"]
+    assert going_on[0].ctx > 0                                    # the whole sentence speaks for it
+    assert going_on[0].text[2:] in hit.text
+
+
+def test_numbered_clause_in_thai_without_spaces_is_an_item():
+    from kb.extract import candidates
+    hit = _pdf_hit("d:0", "ข้อ ๑ มาตรการป้องกันการทุจริต\n"
+                          "๑.๓ ให้กลุ่มตรวจสอบภายในรายงานผลการตรวจสอบต่ออธิบดีตามแผนการตรวจสอบประจำปี")
+    texts = [c.text for c in candidates(SimpleNamespace(subprompts=[]), [hit], {"ทุจริต": 1.0, "ตรวจสอบ": 1.0})]
+    assert "ให้กลุ่มตรวจสอบภายในรายงานผลการตรวจสอบต่ออธิบดีตามแผนการตรวจสอบประจำปี" in texts
+
+
+def test_best_document_is_read_whole_when_short():
+    """Evidence keeps three passages a document; the drafter reads the best document whole
+    (when it is short) because what it names often shares no word with the criterion."""
+    from kb import draft
+
+    class FakeStore:
+        def __init__(self, n):
+            self.n = n
+
+        def chunk_ids(self, path):
+            return [f"best:{i}" for i in range(self.n)]
+
+    def fake_kb(n):
+        retriever = SimpleNamespace(lexical=lambda *a, **k: [],
+                                    hits=lambda ranked, runs: [_pdf_hit(c, "") for c, _ in ranked])
+        return SimpleNamespace(store=FakeStore(n), retriever=retriever)
+    docs = [SimpleNamespace(path="/x/best.pdf", file_name="best.pdf")]
+    criterion = SimpleNamespace(wording="มีมาตรการ", subprompts=[], query_text=lambda: "มีมาตรการ")
+    read = draft._more_from(fake_kb(5), criterion, docs, {"best:0"})
+    assert [h.chunk_id for h in read] == ["best:1", "best:2", "best:3", "best:4"]
+    assert draft._more_from(fake_kb(draft.READ_WHOLE_UP_TO + 1), criterion, docs, set()) == []
