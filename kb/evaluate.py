@@ -220,6 +220,7 @@ def score_drafts(kb, expect: dict[str, list[str]], drafter: str = "extractive",
     unknown = sorted(code for code in expect if not _known(kb, code))
     codes = [c for c in expect if c not in unknown]
     found = total = sentences = cited = bad_facts = bad_sentences = right = 0
+    drafted_sentences, drafted = 0, 0     # length of the drafts that answer: recall grows with it
     missed_terms: dict[str, list[str]] = {}
     wrong_abstain: list[str] = []
     wrong_draft: list[str] = []
@@ -243,6 +244,9 @@ def score_drafts(kb, expect: dict[str, list[str]], drafter: str = "extractive",
             if len(hit) < len(terms):
                 missed_terms[code] = [t for t in terms if t not in hit]
         sentences += len(d.sentences)
+        if not d.abstained:
+            drafted += 1
+            drafted_sentences += len(d.sentences)
         cited += sum(1 for s in d.sentences if s.citations)
         bad_facts += sum(len(s.unsupported_facts) for s in d.sentences)
         bad_sentences += sum(1 for s in d.sentences if s.verdict != "supported")
@@ -252,6 +256,7 @@ def score_drafts(kb, expect: dict[str, list[str]], drafter: str = "extractive",
         "key_term_recall": round(found / total, 4) if total else None,
         "citation_coverage": round(cited / sentences, 4) if sentences else None,
         "sentences": sentences,
+        "sentences_per_draft": round(drafted_sentences / drafted, 2) if drafted else None,
         "unsupported_facts": bad_facts,
         "unsupported_sentences": bad_sentences,
         "abstention_accuracy": round(right / n, 4),

@@ -170,6 +170,8 @@ def test_eval_drafts_command(tmp_path):
     assert result["abstention_accuracy"] == 1.0
     assert 0.5 <= result["key_term_recall"] <= 1.0
     assert result["seconds_per_draft"] > 0
+    # one draft answers (3.4.3) and one abstains (4.2.3, no list sentences): the mean is the answer's
+    assert result["sentences_per_draft"] == result["sentences"] > 0
 
 
 def test_long_sentences_are_offered_in_verbatim_pieces():
