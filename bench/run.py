@@ -3,7 +3,10 @@
 1. Ingest throughput: chunks/s of the whole pipeline on corpus/ beside the raw embedding
    throughput of exactly the same chunk texts → pipeline overhead.
 2. Hybrid search latency (query embedding + word and character BM25 + Chroma + fusion + docstore)
-   at 10k and 50k chunks, and the time to (re)build the two BM25 indexes after a change.
+   at 10k and 50k chunks, and the time to (re)build the two BM25 indexes after a change; and the
+   HNSW search breadth: Chroma's default (100) beside ours (kb.store.SEARCH_EF), alternating on
+   the same collection, each with its latency for a 100-deep candidate pool and its recall of
+   the exact 100 nearest chunks (numpy over every stored vector).
    Chunk texts are real Thai (sentences of the iapp Wikipedia passages, recombined); embedding
    50k chunks for real would take over an hour here, so 1,000 are embedded and the rest get a
    real vector plus small normalised noise. The index sizes and the code path are the real ones.
@@ -82,6 +85,8 @@ def bench_search(sizes: list[int], n_queries: int, tmp: Path, beir: Path) -> dic
     out = {}
     store = Store(replace(Settings(), data_dir=tmp / "search", chroma_url=None))
     stored = 0
+    all_ids: list[str] = []
+    all_vecs: list[np.ndarray] = []
     for size in sorted(sizes):
         t0 = time.perf_counter()
         for start in range(stored, size, 50):      # documents of 50 chunks
@@ -89,9 +94,11 @@ def bench_search(sizes: list[int], n_queries: int, tmp: Path, beir: Path) -> dic
             vecs = base[np_rng.integers(0, len(base), len(batch))] + np_rng.normal(0, 0.02, (len(batch), base.shape[1]))
             vecs = (vecs / np.linalg.norm(vecs, axis=1, keepdims=True)).astype(np.float32)
             chunks = [Chunk(text=t, index_text=t, ordinal=i, tokens=thai.tokenize(t)) for i, t in enumerate(batch)]
-            store.replace_document(Document(path=f"synthetic-{start}", file_name=f"synthetic-{start}.txt", sha256="",
-                                            title="", fiscal_year=2564 if start % 100 else 2563,
-                                            doc_type="txt", chunks=chunks), vecs)
+            doc = Document(path=f"synthetic-{start}", file_name=f"synthetic-{start}.txt", sha256="",
+                           title="", fiscal_year=2564 if start % 100 else 2563, doc_type="txt", chunks=chunks)
+            store.replace_document(doc, vecs)
+            all_ids += [f"{doc.doc_id}:{i}" for i in range(len(batch))]
+            all_vecs.append(vecs)
         stored = size
         build_s = time.perf_counter() - t0
         retriever = Retriever(store)
@@ -108,9 +115,43 @@ def bench_search(sizes: list[int], n_queries: int, tmp: Path, beir: Path) -> dic
         out[str(size)] = {"chunks": store.stats()["chunks"], "build_s": round(build_s, 1),
                           "lexical_index_build_s": round(index_s, 1),
                           **{f"{m}_p50_ms": round(pct(v, 50), 1) for m, v in lat.items()},
-                          **{f"{m}_p95_ms": round(pct(v, 95), 1) for m, v in lat.items()}}
+                          **{f"{m}_p95_ms": round(pct(v, 95), 1) for m, v in lat.items()},
+                          "search_breadth": bench_breadth(store, all_ids, np.vstack(all_vecs),
+                                                          [emb.get_query_embedding(q) for q in queries], tmp)}
     store.close()
     return out
+
+
+def bench_breadth(store, ids: list[str], vecs: np.ndarray, query_vecs: list, tmp: Path) -> dict:
+    """Chroma's default HNSW breadth beside SEARCH_EF on copies of one collection, queried in
+    alternating rounds. (A breadth is fixed once a process has loaded the index, hence copies,
+    each opened by its own client and set before its first query.)"""
+    import shutil
+
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    from kb.retrieve import POOL
+    from kb.store import SEARCH_EF
+    exact = [set(ids[i] for i in np.argsort(-(vecs @ np.asarray(q, dtype=np.float32)))[:POOL])
+             for q in query_vecs]
+    collections = {}
+    for ef in (100, SEARCH_EF):
+        path = tmp / f"breadth-{ef}"
+        shutil.copytree(store.dir / "chroma", path)
+        client = chromadb.PersistentClient(path=str(path), settings=ChromaSettings(anonymized_telemetry=False))
+        collections[ef] = client.get_collection(store.settings.collection)
+        collections[ef].modify(configuration={"hnsw": {"ef_search": ef}})
+    lat: dict[int, list[float]] = {ef: [] for ef in collections}
+    recall: dict[int, list[float]] = {ef: [] for ef in collections}
+    for ef in (100, SEARCH_EF, 100, SEARCH_EF):
+        for q, want in zip(query_vecs, exact):
+            t = time.perf_counter()
+            got = collections[ef].query(query_embeddings=[list(map(float, q))], n_results=POOL, include=[])
+            lat[ef].append(time.perf_counter() - t)
+            recall[ef].append(len(want & set(got["ids"][0])) / POOL)
+    return {f"ef{ef}": {"p50_ms": round(pct(lat[ef], 50), 1), "p95_ms": round(pct(lat[ef], 95), 1),
+                        "recall_at_pool": round(statistics.mean(recall[ef]), 4)} for ef in lat}
 
 
 def bench_evidence(kb, qrels: Path) -> dict:
