@@ -30,8 +30,14 @@ class KnowledgeBase:
         paths, skipped = set_aside_forms(paths, self, echo=echo)
         summary = ingest(paths, self.store, progress=progress, echo=echo)
         summary.skipped.extend(skipped)
-        self.store.bm25()     # rebuild the lexical index now, not on the first search
+        self._build_lexical()
         return summary
+
+    def _build_lexical(self) -> None:
+        # rebuild the lexical indexes after a change (in the ingest job, behind its progress),
+        # not on the first search: the trigram one takes seconds on a large store
+        for level, terms in (("chunk", "words"), ("chunk", "chars"), ("doc", "words")):
+            self.store.bm25(level, terms)
 
     def remove(self, name_or_path: str) -> list[str]:
         """Delete a document (by path or file name) everywhere; the paths removed."""
@@ -39,6 +45,8 @@ class KnowledgeBase:
         for row in self.store.find_documents(name_or_path):
             if self.store.remove_document(row["path"]):
                 removed.append(row["path"])
+        if removed:
+            self._build_lexical()
         return removed
 
     def search(self, query: str, k: int = 10, filters: Filters = Filters(),

@@ -129,3 +129,13 @@ def test_new_store_searches_wide(kb, docs):
     from kb.store import SEARCH_EF
     kb.ingest([docs], progress=False)
     assert kb.store.vectors._collection.configuration_json["hnsw"]["ef_search"] == SEARCH_EF
+
+
+def test_ingest_leaves_no_lexical_index_to_build_at_search_time(kb, docs, monkeypatch):
+    """The trigram index takes seconds on a large store: the ingest job builds every index the
+    searches and evidence use, so the first search after an upload does not."""
+    import bm25s
+    kb.ingest([docs], progress=False)
+    monkeypatch.setattr(bm25s.BM25, "index", lambda *a, **k: pytest.fail("index built at search time"))
+    assert kb.search("การยื่นคำร้องทางอิเล็กทรอนิกส์ e-Filing", k=2, mode="hybrid")
+    assert kb.evidence("3.4.3", k=3)
