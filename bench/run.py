@@ -133,7 +133,7 @@ def bench_breadth(store, ids: list[str], vecs: np.ndarray, query_vecs: list, tmp
 
     from kb.retrieve import POOL
     from kb.store import SEARCH_EF
-    exact = [set(ids[i] for i in np.argsort(-(vecs @ np.asarray(q, dtype=np.float32)))[:POOL])
+    exact = [{ids[i] for i in np.argsort(-(vecs @ np.asarray(q, dtype=np.float32)))[:POOL]}
              for q in query_vecs]
     collections = {}
     for ef in (100, SEARCH_EF):

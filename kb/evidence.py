@@ -158,7 +158,9 @@ def query_weights(retriever: Retriever, queries: list[str]) -> dict[str, float]:
     vocab = getattr(index, "vocab_dict", {}) or {}
     indptr = index.scores.get("indptr") if getattr(index, "scores", None) else None
     weights = {}
-    for tok in sorted({t for q in queries for t in thai.tokenize(q)}):   # sorted: sums in one order, same scores every run
+    # sorted: a set's order changes with the hash seed, and sums taken in another order can
+    # differ in the last bit, enough to flip a tie between two sentences
+    for tok in sorted({t for q in queries for t in thai.tokenize(q)}):
         tid = vocab.get(tok)
         df = int(indptr[tid + 1] - indptr[tid]) if tid is not None and indptr is not None else 0
         weights[tok] = float(np.log(1 + (n - df + 0.5) / (df + 0.5)))

@@ -237,11 +237,11 @@ def _row_labels(row: str) -> str:
 
 
 def compact_row(line: str, weights: dict[str, float], keep: int = 5) -> str:
-    """A table row as 'label: value | …'. A row longer than an item may be keeps only the
-    cells that matter to the criterion: the row's own label (its first two cells: a table often
-    files a row under a group, then names it) and the cells sharing the criterion's words; a
-    shorter one stays whole, since a target or programme in it rarely repeats those words. Formula cells that the
-    spreadsheet never computed ('=SUM(…)') say nothing and are left out."""
+    """A table row as 'label: value | …'. A row longer than an item (MAX_CHARS) is cut down to
+    the cells that matter to the criterion: the row's own label (its first two cells: a table
+    often files a row under a group, then names it) and the cells sharing the criterion's words.
+    A shorter row stays whole: the target or programme it names rarely repeats those words.
+    Formula cells that the spreadsheet never computed ('=SUM(…)') say nothing and are left out."""
     cells = [c.strip() for c in line.split(" | ") if c.strip()]
     cells = [c for c in cells if not (_ROW_CELL.match(c) and _ROW_CELL.match(c).group(2).startswith("="))]
     if len(cells) <= keep or len(" | ".join(cells)) <= MAX_CHARS:

@@ -189,7 +189,8 @@ class Store:
         collection = client.get_or_create_collection(
             self.settings.collection, embedding_function=None,
             metadata={"hnsw:space": "cosine", "hnsw:search_ef": SEARCH_EF})
-        # a store made before SEARCH_EF was set (or with a smaller one) is widened in place
+        # a store made before SEARCH_EF was set (or with a smaller one) is widened in place; this
+        # must happen before the first query, as a process keeps the breadth it loaded the index with
         hnsw = (collection.configuration_json or {}).get("hnsw") or {}
         if hnsw.get("ef_search", SEARCH_EF) < SEARCH_EF:
             collection.modify(configuration={"hnsw": {"ef_search": SEARCH_EF}})
