@@ -137,7 +137,7 @@ def bench_breadth(store, ids: list[str], vecs: np.ndarray, query_vecs: list, tmp
              for q in query_vecs]
     collections = {}
     for ef in (100, SEARCH_EF):
-        path = tmp / f"breadth-{ef}"
+        path = tmp / f"breadth-{len(ids)}-{ef}"
         shutil.copytree(store.dir / "chroma", path)
         client = chromadb.PersistentClient(path=str(path), settings=ChromaSettings(anonymized_telemetry=False))
         collections[ef] = client.get_collection(store.settings.collection)
