@@ -117,8 +117,7 @@ def weights_for(kb, criterion) -> dict[str, float]:
     weights = query_weights(kb.retriever, criterion_queries(criterion))
     words = content_tokens(criterion.query_text())
     top = max(weights.values(), default=1.0)
-    # in sorted order: coverage sums then add up the same way in every process (a set's order
-    # changes with the hash seed, and the last bit of a float can break a tie)
+    # sorted, for the reason given in kb.evidence.query_weights: the same sums in every process
     return {t: weights.get(t, top) for t in sorted(words)}
 
 

@@ -30,14 +30,8 @@ class KnowledgeBase:
         paths, skipped = set_aside_forms(paths, self, echo=echo)
         summary = ingest(paths, self.store, progress=progress, echo=echo)
         summary.skipped.extend(skipped)
-        self._build_lexical()
+        self.store.build_lexical()
         return summary
-
-    def _build_lexical(self) -> None:
-        # rebuild the lexical indexes after a change (in the ingest job, behind its progress),
-        # not on the first search: the trigram one takes seconds on a large store
-        for level, terms in (("chunk", "words"), ("chunk", "chars"), ("doc", "words")):
-            self.store.bm25(level, terms)
 
     def remove(self, name_or_path: str) -> list[str]:
         """Delete a document (by path or file name) everywhere; the paths removed."""
@@ -46,7 +40,7 @@ class KnowledgeBase:
             if self.store.remove_document(row["path"]):
                 removed.append(row["path"])
         if removed:
-            self._build_lexical()
+            self.store.build_lexical()
         return removed
 
     def search(self, query: str, k: int = 10, filters: Filters = Filters(),

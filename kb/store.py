@@ -318,6 +318,15 @@ class Store:
 
     # --- BM25 --------------------------------------------------------------------------------
 
+    # the lexical indexes searches and criterion evidence use, as (level, terms)
+    LEXICAL = (("chunk", "words"), ("chunk", "chars"), ("doc", "words"))
+
+    def build_lexical(self) -> None:
+        """Bring every lexical index up to date now (after a change, in the ingest job behind its
+        progress) rather than on the first search: the trigram one takes seconds on a large store."""
+        for level, terms in self.LEXICAL:
+            self.bm25(level, terms)
+
     def bm25(self, level: str = "chunk", terms: str = "words") -> "LexicalIndex":
         """The BM25 index over chunks, or over whole documents (level="doc"), rebuilt when
         the docstore has moved; its terms are words, or character trigrams of the words
