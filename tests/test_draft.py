@@ -6,6 +6,7 @@ from dataclasses import replace
 import pytest
 
 from draft_support import FORM, INJECTION, build_kb, write_docs
+from kb import params
 from kb.draft import draft_criterion, stem
 from kb.verify import SUPPORTED
 
@@ -175,7 +176,8 @@ def test_eval_drafts_command(tmp_path):
 
 
 def test_long_sentences_are_offered_in_verbatim_pieces():
-    from kb.extract import MAX_CHARS, clean, pieces
+    from kb.extract import clean, pieces
+    MAX_CHARS = params.active().draft.max_chars
     line = "๑.๑ " + " ".join(f"ระบบงานที่{i} ช่วยลดขั้นตอนการให้บริการประชาชน" for i in range(12)) + " และระบบ LED Streaming"
     parts = pieces(line)
     assert len(parts) > 1 and parts[0] == clean(line) and not parts[0].startswith("๑.๑")
@@ -239,7 +241,8 @@ def test_best_document_names_new_things_even_without_the_criterions_words():
 
 
 def test_short_table_row_is_kept_whole_and_long_one_compacted():
-    from kb.extract import MAX_CHARS, compact_row
+    from kb.extract import compact_row
+    MAX_CHARS = params.active().draft.max_chars
     row = ("กลุ่ม: กระบวนการสนับสนุน | กระบวนการ: การบริหารองค์กร | ต้นทุนหลัก: งบดำเนินงาน | "
            "สัดส่วน: ร้อยละ 11.2 | รวม: =SUM(B2:B9) | ระยะสั้น: ลดการใช้พลังงาน | ระยะยาว: องค์กรไร้กระดาษ")
     kept = compact_row(row, {"ต้นทุน": 1.0})
@@ -300,4 +303,4 @@ def test_best_document_is_read_whole_when_short():
     criterion = SimpleNamespace(wording="มีมาตรการ", subprompts=[], query_text=lambda: "มีมาตรการ")
     read = draft._more_from(fake_kb(5), criterion, docs, {"best:0"})
     assert [h.chunk_id for h in read] == ["best:1", "best:2", "best:3", "best:4"]
-    assert draft._more_from(fake_kb(draft.READ_WHOLE_UP_TO + 1), criterion, docs, set()) == []
+    assert draft._more_from(fake_kb(params.active().draft.read_whole_up_to + 1), criterion, docs, set()) == []
