@@ -22,7 +22,11 @@ from pathlib import Path
 from kb import thai
 
 TITLE = re.compile(r"แบบประเมินสถานะการเป็นระบบราชการ\s*4\.0|แบบฟอร์มที่\s*3")
-CODE_AT_LINE = re.compile(r"(?m)^[^\S\n]*(?:<[^>]*>|[☐□☑☒\t ])*([1-6]\.[1-4]\.[1-6])(?![\d.])")
+# A code opening a line, or a table cell: the official DOCX layout puts ☑ | code | wording in
+# one row, which reaches us as one line with cells joined by "|" and each cell after the
+# first row's as "header: value" ("| 1.1.1: 1.1.2 |").
+CODE_AT_LINE = re.compile(
+    r"(?m)(?:^|\||(?<=\d\.\d\.\d):)[^\S\n]*(?:<[^>]*>|[☐□☑☒:\t ])*([1-6]\.[1-4]\.[1-6])(?![\d.])")
 MIN_CODES = 20          # of the 94; a real form has (nearly) all of them
 HEAD_CHARS = 5000       # the form's title is within its first this many characters
 _XML_TAG = re.compile(r"<[^>]+>")
