@@ -182,12 +182,16 @@ def eval_retrieval(beir_dir, quiet):
 @eval.command("criteria")
 @click.option("--docs", "docs_dir", required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--qrels", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write one JSON line per criterion to this file.")
+@click.option("--previous", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A filled-in form of an earlier year, loaded first as the agency's previous answers.")
 @click.option("--quiet", is_flag=True)
-def eval_criteria_cmd(docs_dir, qrels, quiet):
+def eval_criteria_cmd(docs_dir, qrels, out, previous, quiet):
     """Document-level nDCG@10, Recall@10, MRR@10, P@5 of criterion evidence."""
     from kb.evaluate import eval_criteria
     try:
-        result = eval_criteria(docs_dir, qrels, progress=not quiet)
+        result = eval_criteria(docs_dir, qrels, progress=not quiet, out=out, previous=previous)
     except ValueError as err:
         raise click.ClickException(str(err)) from err
     click.echo(json.dumps(result, ensure_ascii=False))
@@ -334,13 +338,18 @@ def draft_cmd(code, all_codes, out, drafter, year, as_json):
 @click.option("--expect", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Lines 'code<TAB>term1|term2|…'; an empty list means the draft should abstain.")
 @click.option("--drafter", type=click.Choice(["extractive", "llm"]), default="extractive", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write one JSON line per criterion to this file.")
+@click.option("--previous", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A filled-in form of an earlier year, loaded first as the agency's previous answers.")
 @click.option("--quiet", is_flag=True)
-def eval_drafts_cmd(docs_dir, expect, drafter, quiet):
+def eval_drafts_cmd(docs_dir, expect, drafter, out, previous, quiet):
     """Key-term recall, citation coverage, unsupported facts, abstention accuracy of drafts."""
     from kb.evaluate import eval_drafts
     from kb.llm import LLMError
     try:
-        result = eval_drafts(docs_dir, expect, progress=not quiet, drafter=drafter)
+        result = eval_drafts(docs_dir, expect, progress=not quiet, drafter=drafter, out=out,
+                             previous=previous)
     except (ValueError, LLMError) as err:
         raise click.ClickException(str(err)) from err
     click.echo(json.dumps(result, ensure_ascii=False))

@@ -17,12 +17,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from string import Template
 
+from kb import params
 from kb.verify import SUPPORTED, UNCITED, check_sentence, known_names
 
 DRAFTERS = ("extractive", "llm")
-DOCS_PER_CRITERION = 6          # evidence documents read per criterion (≤ 3 passages each)
-DOCS_READ_CLOSELY = 3           # of which the best are searched again for more passages
-READ_WHOLE_UP_TO = 12           # the best document is read whole when it has at most this many chunks
 PROMPTS = Path(__file__).resolve().parents[1] / "prompts"
 
 # A form lead-in the stem may already end with; otherwise " คือ" is added.
@@ -90,22 +88,25 @@ def draft_criterion(kb, code: str, accepted_chunk_ids: list[str] | None = None,
                     drafter: str = "extractive", year: int | None = None, llm_settings=None) -> Draft:
     """Draft one criterion. `accepted_chunk_ids`: the evidence a reviewer accepted (used as
     is, in that order); None: the top suggestions of kb.evidence. `year`: the fiscal year
-    (พ.ศ.) assessed, default the newest year among the stored documents. Raises KeyError
+    (พ.ศ.) assessed, default `KnowledgeBase.assessment_year`. Raises KeyError
     for an unknown code, ValueError for an unknown drafter, kb.llm.LLMError when the LLM
     cannot be reached."""
     from kb import extract
     if drafter not in DRAFTERS:
         raise ValueError(f"unknown drafter {drafter!r} (use {' or '.join(DRAFTERS)})")
     criterion = kb.catalogue.get(code)
-    year = year or assessment_year(kb)
+    year = year or kb.assessment_year()
     warnings: list[str] = []
-    passages = _passages(kb, criterion, accepted_chunk_ids, warnings)
+    passages = _passages(kb, criterion, accepted_chunk_ids, warnings, year)
     for hit in passages:
         if extract.INJECTION.search(hit.text):
             warnings.append(f"{hit.where()} มีข้อความลักษณะสั่งงานโปรแกรม (prompt injection): "
                             "ถือเป็นข้อมูลเท่านั้น ไม่นำประโยคนั้นมาใช้")
     weights = extract.weights_for(kb, criterion)
     candidates = extract.candidates(criterion, passages, weights, _preceding(kb, passages))
+    if params.active().draft.generic_damp:
+        extract.damp_generic(candidates, weights, [w for code, w in _all_weights(kb).items()
+                                                   if code != criterion.code])
     support = extract.support(criterion, candidates, weights)
     near = closeness(kb, criterion)
     draft = Draft(code=criterion.code, text="", drafter=drafter, year=year, support=round(support, 4),
@@ -127,11 +128,22 @@ def draft_criterion(kb, code: str, accepted_chunk_ids: list[str] | None = None,
         else:
             _fill(draft, criterion, items, sources)
     else:
-        _fill(draft, criterion, *extract.select(criterion, candidates))
+        _fill(draft, criterion, *cite_neighbours(kb, *extract.select(criterion, candidates)))
     _mark_years(draft, year, warnings)
     _previous(kb, draft, year, warnings)
     draft.warnings = warnings
     return draft
+
+
+def _all_weights(kb) -> dict[str, dict[str, float]]:
+    """Every criterion's word weights (kb.extract.weights_for), once per state of the store."""
+    from kb import extract
+    cached = getattr(kb, "_criterion_weights", None)
+    if cached is None or cached[0] != kb.store.generation():
+        cached = (kb.store.generation(),
+                  {c.code: extract.weights_for(kb, c) for c in kb.catalogue.criteria()})
+        kb._criterion_weights = cached
+    return cached[1]
 
 
 def closeness(kb, criterion) -> float | None:
@@ -142,17 +154,12 @@ def closeness(kb, criterion) -> float | None:
     return max(best) if best else None
 
 
-def assessment_year(kb) -> int | None:
-    """The newest fiscal year among stored documents: the year an agency is assessing."""
-    row = kb.store.db.execute("SELECT MAX(fiscal_year) FROM documents").fetchone()
-    return row[0] if row and row[0] else None
-
-
-def _passages(kb, criterion, accepted, warnings) -> list:
+def _passages(kb, criterion, accepted, warnings, year=None) -> list:
+    p = params.active().draft
     if accepted is None:
-        docs = kb.evidence(criterion.code, k=DOCS_PER_CRITERION)
+        docs = kb.evidence(criterion.code, k=p.docs_per_criterion, year=year)
         passages = [p for d in docs for p in d.passages]
-        return passages + _more_from(kb, criterion, docs[:DOCS_READ_CLOSELY], {p.chunk_id for p in passages})
+        return passages + _more_from(kb, criterion, docs[:p.docs_read_closely], {p.chunk_id for p in passages})
     ids = list(dict.fromkeys(accepted))
     hits = kb.retriever.hits([(cid, 1.0) for cid in ids], {})
     missing = [cid for cid in ids if cid not in {h.chunk_id for h in hits}]
@@ -173,7 +180,7 @@ def _more_from(kb, criterion, docs, seen: set[str]) -> list:
         # the best document is the main evidence, and the systems and figures it lists are often
         # in parts that share no word with the criterion: a person would read it all
         whole = kb.store.chunk_ids(docs[0].path)
-        if len(whole) <= READ_WHOLE_UP_TO:
+        if len(whole) <= params.active().draft.read_whole_up_to:
             extra += [cid for cid in whole if cid not in seen]
             seen.update(whole)
     for d in docs:
@@ -183,6 +190,30 @@ def _more_from(kb, criterion, docs, seen: set[str]) -> list:
                     seen.add(cid)
                     extra.append(cid)
     return kb.retriever.hits([(cid, 0.0) for cid in extra], {})
+
+
+def cite_neighbours(kb, items, by_key):
+    """An extracted item whose names or figures its chunk does not hold spans two chunks
+    (the chunker cut the sentence): it then cites the neighbouring chunk too, when that one
+    holds the rest, instead of being flagged for a fact that is in the document."""
+    out = []
+    for group, text, keys in items:
+        sources = {i: by_key[k].text for i, k in enumerate(keys, 1) if k in by_key}
+        if len(keys) != 1 or check_sentence(text, list(sources), sources,
+                                            known_names(list(sources.values()))).verdict == SUPPORTED:
+            out.append((group, text, keys))
+            continue
+        doc, _, ordinal = keys[0].rpartition(":")
+        near = [f"{doc}:{int(ordinal) + step}" for step in (1, -1)] if ordinal.isdigit() else []
+        for hit in kb.retriever.hits([(cid, 0.0) for cid in near], {}):
+            trial = dict(sources)
+            trial[len(trial) + 1] = hit.text
+            if check_sentence(text, list(trial), trial, known_names(list(trial.values()))).verdict == SUPPORTED:
+                by_key.setdefault(hit.chunk_id, hit)
+                keys = keys + [hit.chunk_id]
+                break
+        out.append((group, text, keys))
+    return out, by_key
 
 
 def _preceding(kb, passages) -> dict[str, str]:
@@ -263,8 +294,8 @@ def _mark_years(draft: Draft, year: int | None, warnings: list[str]) -> None:
 
 
 def _previous(kb, draft: Draft, year: int | None, warnings: list[str]) -> None:
-    from kb.previous import PreviousAnswers, staleness
-    answer = PreviousAnswers(kb.store.db).latest(draft.code)
+    from kb.previous import staleness
+    answer = kb.previous_answers.latest(draft.code)
     if answer is None:
         return
     draft.previous_answer = answer.answer or "☑ (ทำเครื่องหมายไว้ ไม่มีคำบรรยาย)"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 import tempfile
 import time
 from contextlib import contextmanager
@@ -146,40 +147,76 @@ def read_qrels(path: Path) -> dict[str, dict[str, int]]:
 
 
 @contextmanager
-def ingested(docs_dir: Path, settings: Settings | None, progress: bool):
-    """(kb, ingest summary, ingest seconds) over docs_dir in a temporary store, removed afterwards."""
+def ingested(docs_dir: Path, settings: Settings | None, progress: bool, previous: Path | None = None):
+    """(kb, ingest summary, ingest seconds) over docs_dir in a temporary store, removed
+    afterwards; `previous`: a filled-in form loaded first as last year's answers, as an agency would."""
     from kb.service import KnowledgeBase
 
     settings, tmp = temp_settings(settings)
     with tmp:
         kb = KnowledgeBase(settings)
-        t0 = time.perf_counter()
-        summary = kb.ingest([docs_dir], progress=progress)
         try:
+            if previous is not None:
+                load_previous(kb, previous)
+            t0 = time.perf_counter()
+            summary = kb.ingest([docs_dir], progress=progress)
             yield kb, summary, time.perf_counter() - t0
         finally:
             kb.store.close()
 
 
+def load_previous(kb, path: Path) -> int:
+    """Load a filled-in form as previous answers; a file that is not one is an error naming it."""
+    before = sum(n for *_, n in kb.previous_answers.forms())
+    kb.ingest([Path(path)], progress=False)
+    loaded = sum(n for *_, n in kb.previous_answers.forms()) - before
+    if loaded <= 0:
+        raise ValueError(f"{Path(path).name}: ไม่ใช่แบบฟอร์มที่ 3 ที่กรอกแล้ว (not a filled-in form: "
+                         "no answers found)")
+    return loaded
+
+
+def write_lines(path: Path | None, rows: list[dict]) -> None:
+    """--out: one JSON object per criterion."""
+    if path is None:
+        return
+    with Path(path).open("w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
 def eval_criteria(docs_dir: Path, qrels_path: Path, settings: Settings | None = None,
-                  progress: bool = True) -> dict:
+                  progress: bool = True, out: Path | None = None, previous: Path | None = None) -> dict:
     qrels = read_qrels(qrels_path)
-    with ingested(docs_dir, settings, progress) as (kb, summary, ingest_s):
-        unknown = sorted(code for code in qrels if not _known(kb, code))
-        scored = {c: q for c, q in qrels.items() if c not in unknown and any(g > 0 for g in q.values())}
-        per, latencies = [], []
-        for code in scored:
-            t = time.perf_counter()
-            docs = kb.evidence(code, k=CUTOFF)
-            latencies.append(time.perf_counter() - t)
-            per.append(score_ranking([d.file_name for d in docs], scored[code]))
-        names = ["nDCG@10", "Recall@10", "MRR@10", "P@5"]
-        result = {"docs": str(docs_dir), "criteria": len(scored), "documents": summary.ingested,
-                  "chunks": summary.chunks, "ingest_errors": summary.errors,
-                  "unknown_codes": unknown, **mean_metrics(per, names),
-                  "seconds": {"ingest": round(ingest_s, 1),
-                              "evidence_mean": round(sum(latencies) / max(len(latencies), 1), 3)}}
+    with ingested(docs_dir, settings, progress, previous) as (kb, summary, ingest_s):
+        result = score_criteria(kb, qrels, out)
+        result = {"docs": str(docs_dir), "criteria": result.pop("criteria"), "documents": summary.ingested,
+                  "chunks": summary.chunks, "ingest_errors": summary.errors, **result}
+        result["seconds"]["ingest"] = round(ingest_s, 1)
+        if previous is not None:
+            result["previous"] = str(previous)
         return result
+
+
+def score_criteria(kb, qrels: dict[str, dict[str, int]], out: Path | None = None) -> dict:
+    """Evidence of every labelled criterion from kb's store, scored at document level."""
+    unknown = sorted(code for code in qrels if not _known(kb, code))
+    scored = {c: q for c, q in qrels.items() if c not in unknown and any(g > 0 for g in q.values())}
+    per, latencies, rows = [], [], []
+    for code in scored:
+        t = time.perf_counter()
+        docs = kb.evidence(code, k=CUTOFF)
+        latencies.append(time.perf_counter() - t)
+        metrics = score_ranking([d.file_name for d in docs], scored[code])
+        per.append(metrics)
+        rows.append({"code": code, "nDCG@10": round(metrics["nDCG@10"], 4),
+                     "documents": [{"file_name": d.file_name, "score": round(d.score, 6),
+                                    "grade": scored[code].get(d.file_name, 0)} for d in docs],
+                     "relevant": scored[code]})
+    write_lines(out, rows)
+    names = ["nDCG@10", "Recall@10", "MRR@10", "P@5"]
+    return {"criteria": len(scored), "unknown_codes": unknown, **mean_metrics(per, names),
+            "seconds": {"evidence_mean": round(sum(latencies) / max(len(latencies), 1), 3)}}
 
 
 def _known(kb, code: str) -> bool:
@@ -211,7 +248,7 @@ def _term_key(text: str) -> str:
 
 
 def score_drafts(kb, expect: dict[str, list[str]], drafter: str = "extractive",
-                 progress: bool = True, drafts: dict | None = None) -> dict:
+                 progress: bool = True, drafts: dict | None = None, out: Path | None = None) -> dict:
     """Draft every criterion of `expect` from kb's store and score the drafts
     (`drafts`: code → Draft already made, e.g. by a benchmark that timed them)."""
     from tqdm import tqdm
@@ -224,7 +261,7 @@ def score_drafts(kb, expect: dict[str, list[str]], drafter: str = "extractive",
     missed_terms: dict[str, list[str]] = {}
     wrong_abstain: list[str] = []
     wrong_draft: list[str] = []
-    seconds = []
+    seconds, items, characters, rows = [], [], [], []
     for code in tqdm(codes, desc="drafts", unit="criterion", disable=not progress):
         t = time.perf_counter()
         d = drafts[code] if drafts and code in drafts else draft_criterion(kb, code, drafter=drafter)
@@ -237,12 +274,22 @@ def score_drafts(kb, expect: dict[str, list[str]], drafter: str = "extractive",
         if should_abstain and not d.abstained:
             wrong_draft.append(code)
         body = _term_key(" ".join(s.text for s in d.sentences))
+        hit = [t for t in terms if _term_key(t) in body]
         if terms:
-            hit = [t for t in terms if _term_key(t) in body]
             found += len(hit)
             total += len(terms)
             if len(hit) < len(terms):
                 missed_terms[code] = [t for t in terms if t not in hit]
+        if not d.abstained:
+            items.append(len(d.sentences))
+            characters.append(sum(len(x.text) for x in d.sentences))
+        rows.append({"code": code, "abstained": d.abstained, "should_abstain": should_abstain,
+                     "items": [{"text": x.text, "citations": x.citations, "verdict": x.verdict,
+                                "unsupported_facts": x.unsupported_facts} for x in d.sentences],
+                     "sources": [{"n": x.n, "chunk_id": x.chunk_id, "file_name": x.file_name,
+                                  "where": x.where} for x in d.sources],
+                     "matched": hit, "missed": [t for t in terms if t not in hit],
+                     "support": d.support, "closeness": d.closeness})
         sentences += len(d.sentences)
         if not d.abstained:
             drafted += 1
@@ -251,12 +298,15 @@ def score_drafts(kb, expect: dict[str, list[str]], drafter: str = "extractive",
         bad_facts += sum(len(s.unsupported_facts) for s in d.sentences)
         bad_sentences += sum(1 for s in d.sentences if s.verdict != "supported")
     n = len(codes) or 1
+    write_lines(out, rows)
     return {
         "criteria": len(codes), "drafter": drafter, "unknown_codes": unknown,
         "key_term_recall": round(found / total, 4) if total else None,
         "citation_coverage": round(cited / sentences, 4) if sentences else None,
         "sentences": sentences,
         "sentences_per_draft": round(drafted_sentences / drafted, 2) if drafted else None,
+        "median_items": statistics.median(items) if items else None,
+        "median_characters": statistics.median(characters) if characters else None,
         "unsupported_facts": bad_facts,
         "unsupported_sentences": bad_sentences,
         "abstention_accuracy": round(right / n, 4),
@@ -267,11 +317,14 @@ def score_drafts(kb, expect: dict[str, list[str]], drafter: str = "extractive",
 
 
 def eval_drafts(docs_dir: Path, expect_path: Path, settings: Settings | None = None,
-                progress: bool = True, drafter: str = "extractive") -> dict:
+                progress: bool = True, drafter: str = "extractive", out: Path | None = None,
+                previous: Path | None = None) -> dict:
     expect = read_expect(expect_path)
-    with ingested(docs_dir, settings, progress) as (kb, summary, ingest_s):
+    with ingested(docs_dir, settings, progress, previous) as (kb, summary, ingest_s):
         result = {"docs": str(docs_dir), "documents": summary.ingested, "chunks": summary.chunks,
                   "ingest_errors": summary.errors,
-                  **score_drafts(kb, expect, drafter=drafter, progress=progress),
+                  **score_drafts(kb, expect, drafter=drafter, progress=progress, out=out),
                   "seconds_ingest": round(ingest_s, 1)}
+        if previous is not None:
+            result["previous"] = str(previous)
         return result

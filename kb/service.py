@@ -47,9 +47,56 @@ class KnowledgeBase:
                mode: str = "hybrid") -> list[Hit]:
         return self.retriever.search(query, k=k, filters=filters, mode=mode)
 
-    def evidence(self, code: str, k: int = 10, filters: Filters = Filters()):
+    def evidence(self, code: str, k: int = 10, filters: Filters = Filters(), year: int | None = None):
+        """Ranked evidence documents of a criterion for the fiscal year assessed (default:
+        `assessment_year`), asked also with the agency's previous answer when its form is loaded."""
         from kb.evidence import evidence_for
-        return evidence_for(self.catalogue.get(code), self.retriever, k=k, filters=filters)
+        return evidence_for(self.catalogue.get(code), self.retriever, k=k, filters=filters,
+                            previous=self.previous_answer(code), year=year or self.assessment_year(),
+                            generality=self.generality(), fiscal_years=self._fiscal_years())
+
+    # --- what evidence ranking needs to know about the whole library ----------------------------
+
+    @property
+    def previous_answers(self):
+        from kb.previous import PreviousAnswers
+        if getattr(self, "_previous", None) is None or self._previous.db is not self.store.db:
+            self._previous = PreviousAnswers(self.store.db)
+        return self._previous
+
+    def previous_answer(self, code: str) -> str | None:
+        answer = self.previous_answers.latest(code)
+        return answer.answer if answer and answer.answer else None
+
+    def assessment_year(self) -> int | None:
+        """The fiscal year (พ.ศ.) being assessed when no round says it: the year after the
+        newest filled-in form loaded, else the year most documents are of (not the newest
+        year found anywhere: one news item dated next year must not make every other document
+        'another year'); ties go to the newer year."""
+        forms = [y for _, y, _ in self.previous_answers.forms() if y]
+        if forms:
+            return max(forms) + 1
+        rows = self.store.db.execute(
+            "SELECT fiscal_year, COUNT(*) FROM documents WHERE fiscal_year IS NOT NULL "
+            "GROUP BY fiscal_year").fetchall()
+        return max(rows, key=lambda r: (r[1], r[0]))[0] if rows else None
+
+    def _fiscal_years(self) -> dict[str, int | None]:
+        return {r["file_name"]: r["fiscal_year"] for r in self.store.documents()}
+
+    def generality(self) -> dict[str, float] | None:
+        """Each document's mean evidence score over all criteria (None when the params do not
+        use it); computed once per state of the library and of the params."""
+        from kb import params
+        from kb.evidence import generality_of
+        p = params.active().evidence
+        if not p.generic_penalty:
+            return None
+        key = (self.store.generation(), len(self.previous_answers.forms()), p)
+        if getattr(self, "_generality", (None,))[0] != key:
+            self._generality = (key, generality_of(self.catalogue.criteria(), self.retriever,
+                                                   self.previous_answer))
+        return self._generality[1]
 
     def reindex(self, model: str | None = None, progress: bool = True) -> dict:
         """Re-embed everything stored, with the configured model or the one given."""
