@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from string import Template
 
 from kb import params
+from kb.prompts import evidence_hints, template
 from kb.verify import SUPPORTED, UNCITED, check_sentence, known_names
 
 DRAFTERS = ("extractive", "llm")
-PROMPTS = Path(__file__).resolve().parents[1] / "prompts"
 
 # A form lead-in the stem may already end with; otherwise " คือ" is added.
 _LEAD_END = re.compile(r"(?:คือ|ได้แก่|เช่น|โดย(?:วิธีการ|วิธี)?|ดังนี้|พอสังเขป|ระบุ)\s*:?$")
@@ -330,24 +328,6 @@ def needed_evidence(criterion) -> list[str]:
     hints = [hint for word, hint in evidence_hints() if word in text]
     out.extend(dict.fromkeys(hints[:4]))
     return out
-
-
-def evidence_hints() -> list[tuple[str, str]]:
-    rows = []
-    for line in (prompts_dir() / "evidence-hints.tsv").read_text(encoding="utf-8").splitlines():
-        if line.strip() and not line.startswith("#") and "\t" in line:
-            word, hint = line.split("\t", 1)
-            rows.append((word.strip(), hint.strip()))
-    return rows
-
-
-def prompts_dir() -> Path:
-    import os
-    return Path(os.environ.get("KB_PROMPTS_DIR") or PROMPTS)
-
-
-def template(name: str) -> Template:
-    return Template((prompts_dir() / name).read_text(encoding="utf-8"))
 
 
 # --- text for people (CLI, Markdown export) ---------------------------------------------------

@@ -30,7 +30,7 @@ _MARKERS = re.compile(r"<<<|>>>")
 
 def build_prompt(criterion, passages) -> tuple[str, str, dict[int, object]]:
     """(system, user, {source number: Hit})."""
-    from kb.draft import template
+    from kb.prompts import template
     sources: dict[int, object] = {}
     for hit in passages:
         if hit.chunk_id not in {h.chunk_id for h in sources.values()} and len(sources) < MAX_SOURCES:
