@@ -1,6 +1,6 @@
 """Drafting: a criterion's evidence → the form's narrative answer, every sentence cited.
 
-    draft_criterion(kb, "3.4.3") -> Draft
+    draft_criterion(kb, "3.4.3") -> Draft          (= draft(criterion, build_bundle(kb, criterion)))
 
 Real answers in แบบฟอร์มที่ 3 are short enumerations of named initiatives, systems and
 figures after the criterion's own stem ("… คือ 1. … 2. …"), so that is what is written:
@@ -80,120 +80,67 @@ class Draft:
         return d
 
 
-# --- the entry point --------------------------------------------------------------------------
+# --- the entry points -------------------------------------------------------------------------
 
 def draft_criterion(kb, code: str, accepted_chunk_ids: list[str] | None = None,
                     drafter: str = "extractive", year: int | None = None, llm_settings=None) -> Draft:
-    """Draft one criterion. `accepted_chunk_ids`: the evidence a reviewer accepted (used as
-    is, in that order); None: the top suggestions of kb.evidence. `year`: the fiscal year
-    (พ.ศ.) assessed, default `KnowledgeBase.assessment_year`. Raises KeyError
-    for an unknown code, ValueError for an unknown drafter, kb.llm.LLMError when the LLM
-    cannot be reached."""
-    from kb import extract
+    """Draft one criterion from the store: its evidence bundle (kb.bundle), then `draft`.
+    `accepted_chunk_ids`: the evidence a reviewer accepted (used as is, in that order); None:
+    the top suggestions of kb.evidence. `year`: the fiscal year (พ.ศ.) assessed, default
+    `KnowledgeBase.assessment_year`. Raises KeyError for an unknown code, ValueError for an
+    unknown drafter, kb.llm.LLMError when the LLM cannot be reached."""
+    from kb.bundle import build_bundle
     if drafter not in DRAFTERS:
         raise ValueError(f"unknown drafter {drafter!r} (use {' or '.join(DRAFTERS)})")
     criterion = kb.catalogue.get(code)
-    year = year or kb.assessment_year()
-    warnings: list[str] = []
-    passages = _passages(kb, criterion, accepted_chunk_ids, warnings, year)
+    return draft(criterion, build_bundle(kb, criterion, accepted_chunk_ids, year), drafter, llm_settings)
+
+
+def draft(criterion, bundle, drafter: str = "extractive", llm_settings=None) -> Draft:
+    """The draft of one criterion from its evidence bundle and the params in force: calls
+    neither the store nor the retriever (the LLM drafter calls its model)."""
+    from kb import extract
+    if drafter not in DRAFTERS:
+        raise ValueError(f"unknown drafter {drafter!r} (use {' or '.join(DRAFTERS)})")
+    warnings = list(bundle.warnings)
+    passages, weights = bundle.passages, bundle.weights
     for hit in passages:
         if extract.INJECTION.search(hit.text):
             warnings.append(f"{hit.where()} มีข้อความลักษณะสั่งงานโปรแกรม (prompt injection): "
                             "ถือเป็นข้อมูลเท่านั้น ไม่นำประโยคนั้นมาใช้")
-    weights = extract.weights_for(kb, criterion)
-    candidates = extract.candidates(criterion, passages, weights, _preceding(kb, passages))
-    if params.active().draft.generic_damp:
-        extract.damp_generic(candidates, weights, [w for code, w in _all_weights(kb).items()
-                                                   if code != criterion.code])
+    candidates = extract.candidates(criterion, passages, weights, bundle.preceding)
+    extract.damp_generic(candidates, weights, bundle.other_weights)
     support = extract.support(criterion, candidates, weights)
-    near = closeness(kb, criterion)
-    draft = Draft(code=criterion.code, text="", drafter=drafter, year=year, support=round(support, 4),
-                  closeness=None if near is None else round(near, 4))
-    reviewer_chose = bool(accepted_chunk_ids)
-    if not candidates or (not reviewer_chose and
-                          extract.should_abstain(support, near, kb.store.meta("embed_model") or "")):
-        _abstain(draft, criterion, warnings)
+    near = bundle.closeness
+    out = Draft(code=criterion.code, text="", drafter=drafter, year=bundle.year, support=round(support, 4),
+                closeness=None if near is None else round(near, 4))
+    if not candidates or (not bundle.accepted and extract.should_abstain(support, near, bundle.model)):
+        _abstain(out, criterion, warnings)
     elif drafter == "llm":
         from kb import llmdraft
         items, sources, notes = llmdraft.draft_items(criterion, passages, llm_settings)
         warnings.extend(notes)
         if items is None:                     # the model itself found no evidence
-            _abstain(draft, criterion, warnings)
+            _abstain(out, criterion, warnings)
         elif not items:                       # nothing usable came back: say so, draft without it
             warnings.append("ผลจาก LLM ไม่อยู่ในรูปแบบที่กำหนด จึงใช้ร่างแบบคัดข้อความจากหลักฐานแทน")
-            draft.drafter = "extractive"
-            _fill(draft, criterion, *extract.select(criterion, candidates))
+            out.drafter = "extractive"
+            _fill(out, criterion, *extract.select(criterion, candidates))
         else:
-            _fill(draft, criterion, items, sources)
+            _fill(out, criterion, items, sources)
     else:
-        _fill(draft, criterion, *cite_neighbours(kb, *extract.select(criterion, candidates)))
-    _mark_years(draft, year, warnings)
-    _previous(kb, draft, year, warnings)
-    draft.warnings = warnings
-    return draft
+        _fill(out, criterion, *cite_neighbours(*extract.select(criterion, candidates), bundle.neighbours))
+    _mark_years(out, bundle.year, warnings)
+    _previous(out, bundle.previous, bundle.year, warnings)
+    out.warnings = warnings
+    return out
 
 
-def _all_weights(kb) -> dict[str, dict[str, float]]:
-    """Every criterion's word weights (kb.extract.weights_for), once per state of the store."""
-    from kb import extract
-    cached = getattr(kb, "_criterion_weights", None)
-    if cached is None or cached[0] != kb.store.generation():
-        cached = (kb.store.generation(),
-                  {c.code: extract.weights_for(kb, c) for c in kb.catalogue.criteria()})
-        kb._criterion_weights = cached
-    return cached[1]
-
-
-def closeness(kb, criterion) -> float | None:
-    """The best cosine similarity between any way of asking the criterion and any stored
-    passage (None for an empty store)."""
-    from kb.evidence import criterion_queries
-    best = [s for q in criterion_queries(criterion) for _, s in kb.retriever.dense(q, 1)]
-    return max(best) if best else None
-
-
-def _passages(kb, criterion, accepted, warnings, year=None) -> list:
-    p = params.active().draft
-    if accepted is None:
-        docs = kb.evidence(criterion.code, k=p.docs_per_criterion, year=year)
-        passages = [p for d in docs for p in d.passages]
-        return passages + _more_from(kb, criterion, docs[:p.docs_read_closely], {p.chunk_id for p in passages})
-    ids = list(dict.fromkeys(accepted))
-    hits = kb.retriever.hits([(cid, 1.0) for cid in ids], {})
-    missing = [cid for cid in ids if cid not in {h.chunk_id for h in hits}]
-    if missing:
-        warnings.append("ไม่พบหลักฐานที่ยอมรับไว้ในคลังแล้ว (อาจถูกลบหรือนำเข้าใหม่): " + ", ".join(missing))
-    return hits
-
-
-def _more_from(kb, criterion, docs, seen: set[str]) -> list:
-    """More passages of the best documents: the whole of the best one when it is short, and one
-    lexical search per way of asking the criterion (one per sub-prompt too) in each: evidence
-    ranks documents and keeps three passages of each, but the part that answers a sub-prompt
-    is often elsewhere in the same document."""
-    from kb.evidence import criterion_queries
-    from kb.retrieve import Filters
-    extra: list[str] = []
-    if docs:
-        # the best document is the main evidence, and the systems and figures it lists are often
-        # in parts that share no word with the criterion: a person would read it all
-        whole = kb.store.chunk_ids(docs[0].path)
-        if len(whole) <= params.active().draft.read_whole_up_to:
-            extra += [cid for cid in whole if cid not in seen]
-            seen.update(whole)
-    for d in docs:
-        for q in criterion_queries(criterion):
-            for cid, _ in kb.retriever.lexical(q, 2, Filters(file_name=d.file_name)):
-                if cid not in seen:
-                    seen.add(cid)
-                    extra.append(cid)
-    return kb.retriever.hits([(cid, 0.0) for cid in extra], {})
-
-
-def cite_neighbours(kb, items, by_key):
+def cite_neighbours(items, by_key, neighbours):
     """An extracted item whose names or figures its chunk does not hold spans two chunks
     (the chunker cut the sentence): it then cites the neighbouring chunk too, when that one
-    holds the rest, instead of being flagged for a fact that is in the document."""
+    holds the rest, instead of being flagged for a fact that is in the document.
+    `neighbours`: chunk id → the chunks after and before it."""
     out = []
     for group, text, keys in items:
         sources = {i: by_key[k].text for i, k in enumerate(keys, 1) if k in by_key}
@@ -201,9 +148,7 @@ def cite_neighbours(kb, items, by_key):
                                             known_names(list(sources.values()))).verdict == SUPPORTED:
             out.append((group, text, keys))
             continue
-        doc, _, ordinal = keys[0].rpartition(":")
-        near = [f"{doc}:{int(ordinal) + step}" for step in (1, -1)] if ordinal.isdigit() else []
-        for hit in kb.retriever.hits([(cid, 0.0) for cid in near], {}):
+        for hit in neighbours.get(keys[0], []):
             trial = dict(sources)
             trial[len(trial) + 1] = hit.text
             if check_sentence(text, list(trial), trial, known_names(list(trial.values()))).verdict == SUPPORTED:
@@ -212,17 +157,6 @@ def cite_neighbours(kb, items, by_key):
                 break
         out.append((group, text, keys))
     return out, by_key
-
-
-def _preceding(kb, passages) -> dict[str, str]:
-    """chunk id → text of the chunk before it in the same document (ids are doc:ordinal)."""
-    prev_of = {}
-    for h in passages:
-        doc, _, ordinal = h.chunk_id.rpartition(":")
-        if ordinal.isdigit() and int(ordinal) > 0:
-            prev_of[f"{doc}:{int(ordinal) - 1}"] = h.chunk_id
-    rows = kb.store.chunk_rows(list(prev_of))
-    return {prev_of[cid]: row["text"] for cid, row in rows.items()}
 
 
 # --- writing the draft ------------------------------------------------------------------------
@@ -291,9 +225,8 @@ def _mark_years(draft: Draft, year: int | None, warnings: list[str]) -> None:
                             f"ไม่ใช่ปีที่ประเมิน ({year})")
 
 
-def _previous(kb, draft: Draft, year: int | None, warnings: list[str]) -> None:
+def _previous(draft: Draft, answer, year: int | None, warnings: list[str]) -> None:
     from kb.previous import staleness
-    answer = kb.previous_answers.latest(draft.code)
     if answer is None:
         return
     draft.previous_answer = answer.answer or "☑ (ทำเครื่องหมายไว้ ไม่มีคำบรรยาย)"

@@ -257,6 +257,16 @@ def query_weights(retriever: Retriever, queries: list[str]) -> dict[str, float]:
     return weights
 
 
+def criterion_weights(retriever: Retriever, criterion: Criterion) -> dict[str, float]:
+    """idf weight of every content word of the criterion (wording, item title, sub-prompts):
+    what the drafter scores sentences with."""
+    weights = query_weights(retriever, criterion_queries(criterion))
+    words = thai.content_words(criterion.query_text())
+    top = max(weights.values(), default=1.0)
+    # sorted, for the reason given in query_weights: the same sums in every process
+    return {t: weights.get(t, top) for t in sorted(words)}
+
+
 def best_sentence(text: str, weights: dict[str, float]) -> str:
     """The sentence of a passage that shares the most (idf-weighted) words with the criterion."""
     best, best_score = "", -1.0

@@ -65,30 +65,8 @@ class Candidate:
 
 # --- criterion words ----------------------------------------------------------------------------
 
-@lru_cache(maxsize=1)
-def _stopwords() -> frozenset[str]:
-    from pythainlp.corpus import thai_stopwords
-    # the form's own filler words carry no topic either
-    return frozenset(thai_stopwords()) | {"หน่วยงาน", "มี", "การ", "ที่", "และ", "ของ", "ท่าน", "ระบุ",
-                                          "ดังนี้", "คือ", "ได้แก่", "โดย", "เช่น", "อย่างน้อย", "ด้าน", "ข้อ"}
-
-
 def squash(text: str) -> str:
     return "".join(thai.match_form(text).split())
-
-
-def content_tokens(text: str) -> set[str]:
-    return {t for t in thai.tokenize(text) if t not in _stopwords() and not t.isdigit() and len(t) > 1}
-
-
-def weights_for(kb, criterion) -> dict[str, float]:
-    """idf weight of every content word of the criterion (wording, item title, sub-prompts)."""
-    from kb.evidence import criterion_queries, query_weights
-    weights = query_weights(kb.retriever, criterion_queries(criterion))
-    words = content_tokens(criterion.query_text())
-    top = max(weights.values(), default=1.0)
-    # sorted, for the reason given in kb.evidence.query_weights: the same sums in every process
-    return {t: weights.get(t, top) for t in sorted(words)}
 
 
 def damp_generic(cands: list["Candidate"], weights: dict[str, float],
@@ -170,7 +148,7 @@ def _thai_edge(ch: str) -> bool:
 
 @lru_cache(maxsize=32768)
 def _tokens(text: str) -> frozenset[str]:
-    return frozenset(content_tokens(text))
+    return frozenset(thai.content_words(text))
 
 
 def clean(line: str) -> str:
@@ -484,7 +462,7 @@ def select(criterion, cands: list[Candidate]):
     groups: list[tuple[str | None, list[Candidate]]] = []
     if criterion.subprompts:
         # words every part shares ("ด้าน", "มาตรการจัดการ") do not tell the parts apart
-        labels = [content_tokens(sp.label) for sp in criterion.subprompts]
+        labels = [thai.content_words(sp.label) for sp in criterion.subprompts]
         shared = set.intersection(*labels) if len(labels) > 1 else set()
         for sp, words in zip(criterion.subprompts, labels):
             # label words are matched as substrings: newmm cuts the same phrase differently

@@ -119,8 +119,7 @@ def _subprompt(criterion, label: str) -> str | None:
         have = _squash(sp.label)
         if want == have or (len(want) >= 4 and (want in have or have in want)):
             return sp.label
-        from kb.extract import content_tokens
-        a, b = content_tokens(label), content_tokens(sp.label)
+        a, b = thai.content_words(label), thai.content_words(sp.label)
         score = len(a & b) / len(a | b) if a | b else 0.0
         if score > best_score:
             best, best_score = sp.label, score

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
+from functools import lru_cache
 
 THAI_DIGITS = str.maketrans("๐๑๒๓๔๕๖๗๘๙", "0123456789")
 # zero-width characters, and control characters some PDF producers emit after ำ (e.g. \x0b)
@@ -200,3 +201,16 @@ def fiscal_year(text: str, filename: str = "") -> int | None:
         if years:
             return int(years.most_common(1)[0][0])
     return int(found[-1]) if found else None
+
+
+@lru_cache(maxsize=1)
+def _topic_stopwords() -> frozenset[str]:
+    from pythainlp.corpus import thai_stopwords
+    # the form's own filler words carry no topic either
+    return frozenset(thai_stopwords()) | {"หน่วยงาน", "มี", "การ", "ที่", "และ", "ของ", "ท่าน", "ระบุ",
+                                          "ดังนี้", "คือ", "ได้แก่", "โดย", "เช่น", "อย่างน้อย", "ด้าน", "ข้อ"}
+
+
+def content_words(text: str) -> set[str]:
+    """The words of a text that say what it is about: no function words, form filler or digits."""
+    return {t for t in tokenize(text) if t not in _topic_stopwords() and not t.isdigit() and len(t) > 1}

@@ -286,7 +286,7 @@ def test_numbered_clause_in_thai_without_spaces_is_an_item():
 def test_best_document_is_read_whole_when_short():
     """Evidence keeps three passages a document; the drafter reads the best document whole
     (when it is short) because what it names often shares no word with the criterion."""
-    from kb import draft
+    from kb import bundle
 
     class FakeStore:
         def __init__(self, n):
@@ -301,6 +301,6 @@ def test_best_document_is_read_whole_when_short():
         return SimpleNamespace(store=FakeStore(n), retriever=retriever)
     docs = [SimpleNamespace(path="/x/best.pdf", file_name="best.pdf")]
     criterion = SimpleNamespace(wording="มีมาตรการ", subprompts=[], query_text=lambda: "มีมาตรการ")
-    read = draft._more_from(fake_kb(5), criterion, docs, {"best:0"})
+    read = bundle.more_from(fake_kb(5), criterion, docs, {"best:0"})
     assert [h.chunk_id for h in read] == ["best:1", "best:2", "best:3", "best:4"]
-    assert draft._more_from(fake_kb(params.active().draft.read_whole_up_to + 1), criterion, docs, set()) == []
+    assert bundle.more_from(fake_kb(params.active().draft.read_whole_up_to + 1), criterion, docs, set()) == []

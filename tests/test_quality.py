@@ -176,11 +176,9 @@ def test_an_item_whose_name_is_in_the_next_chunk_cites_that_chunk_too():
     from kb.draft import cite_neighbours
     first = SimpleNamespace(chunk_id="doc:3", text="ค่านิยมองค์กร SAFE ได้แก่")
     second = SimpleNamespace(chunk_id="doc:4", text="Service Agility Fairness และ Expertise ใช้ประเมินผลงาน")
-    rows = {"doc:4": second, "doc:2": SimpleNamespace(chunk_id="doc:2", text="บทนำ")}
-    kb = SimpleNamespace(retriever=SimpleNamespace(
-        hits=lambda ranked, runs: [rows[c] for c, _ in ranked if c in rows]))
     items = [(None, "ค่านิยมองค์กร SAFE ได้แก่ Service Agility Fairness และ Expertise", ["doc:3"]),
              (None, "ค่านิยมองค์กร SAFE", ["doc:3"])]
-    out, by_key = cite_neighbours(kb, items, {"doc:3": first})
+    neighbours = {"doc:3": [second, SimpleNamespace(chunk_id="doc:2", text="บทนำ")]}
+    out, by_key = cite_neighbours(items, {"doc:3": first}, neighbours)
     assert out[0][2] == ["doc:3", "doc:4"] and by_key["doc:4"] is second
     assert out[1][2] == ["doc:3"]                   # supported by its own chunk: left alone
