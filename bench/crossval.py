@@ -123,9 +123,9 @@ FUSION_GRID = {
     "evidence.weight_dense": [0.5, 1.0],
     "evidence.weight_chars": [0.5, 1.0],
     "evidence.weight_doc": [0.5, 1.0, 2.0],
-    "evidence.weight_example": [0.0, 0.3, 0.6, 1.0],
+    "evidence.weight_example": [0.0, 0.5, 1.0, 1.5, 2.5],
 }
-PREVIOUS_GRID = {"evidence.weight_previous": [0.0, 0.5, 1.0, 2.0]}
+PREVIOUS_GRID = {"evidence.weight_previous": [0.0, 1.0, 2.0, 3.0, 4.0]}
 POST_GRID = {
     "evidence.generic_penalty": [0.0, 0.15, 0.3, 0.5, 0.8],
     "evidence.other_year": [1.0, 0.85, 0.7, 0.5],
@@ -172,17 +172,21 @@ def criteria_table(kb, c: Collection, base: params.Params, with_previous: bool) 
 # --- drafts ---------------------------------------------------------------------------------
 
 DRAFT_GRID = {
-    "draft.max_items": [6, 8, 10],
-    "draft.max_with_parts": [8, 10, 14],
-    "draft.from_best_document": [0, 2],
+    "draft.max_items": [5, 6],
+    "draft.max_with_parts": [8, 12],
+    "draft.siblings_extra": [0, 2],
+    "draft.concrete_bonus": [0.3, 0.8],
 }
+# With --previous the drafting values of params.toml (chosen without the form) stay, and only
+# what the form adds is chosen: a coordinate step, so that the grid stays affordable.
+PREVIOUS_DRAFT_GRID = {"draft.previous_bonus": [0.0, 0.3, 0.8]}
 ABSTAIN_BELOW = [0.08, 0.1, 0.115, 0.13, 0.15, 0.17, 0.2]
 ABSTAIN_WEAK = [0.15, 0.17, 0.2, 0.25, 0.3]
 ABSTAIN_FLOOR = [0.82, 0.84, 0.85, 0.857, 0.865, 0.875, 0.89]
 ITEMS_BAR = 8      # the issue's bar: median items per answered draft
 
 
-def drafts_table(kb, c: Collection, base: params.Params) -> dict[str, dict]:
+def drafts_table(kb, c: Collection, base: params.Params, with_previous: bool = False) -> dict[str, dict]:
     """Every grid point on one collection: config → recall, median items, abstention accuracy.
     Drafts are made once per drafting point with abstention off; each abstention rule is then
     applied to the recorded support and closeness (an abstained draft keeps no terms)."""
@@ -191,7 +195,7 @@ def drafts_table(kb, c: Collection, base: params.Params) -> dict[str, dict]:
     expect = read_expect(c.expect)
     codes = [code for code in expect if code in {x.code for x in kb.catalogue.criteria()}]
     out = {}
-    for point in _grid(DRAFT_GRID):
+    for point in _grid(PREVIOUS_DRAFT_GRID if with_previous else DRAFT_GRID):
         p = base.with_values(**point).with_values(**{"abstain.below": -1.0, "abstain.weak_support": -1.0})
         rows = []
         with params.using(p):
@@ -227,7 +231,7 @@ def drafts_table(kb, c: Collection, base: params.Params) -> dict[str, dict]:
 def draft_objective(m: dict) -> float:
     """What drafting is tuned for: key-term recall and abstention accuracy together, with
     drafts longer than the bar's median of 8 items not allowed to buy recall by length."""
-    penalty = 0.05 * max(0.0, m["median_items"] - ITEMS_BAR)
+    penalty = 0.5 * max(0.0, m["median_items"] - ITEMS_BAR)
     return m["key_term_recall"] + m["abstention_accuracy"] - penalty
 
 
@@ -265,7 +269,7 @@ def main(argv=None) -> int:
         if args.task == "criteria":
             tables[c.name] = criteria_table(kb, c, base, args.previous)
         else:
-            tables[c.name] = drafts_table(kb, c, base)
+            tables[c.name] = drafts_table(kb, c, base, args.previous)
         print(f"# {c.name}: {len(tables[c.name])} grid points in {time.perf_counter() - t0:.0f} s",
               file=sys.stderr)
         kb.store.close()

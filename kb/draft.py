@@ -110,6 +110,9 @@ def draft(criterion, bundle, drafter: str = "extractive", llm_settings=None) -> 
                             "ถือเป็นข้อมูลเท่านั้น ไม่นำประโยคนั้นมาใช้")
     candidates = extract.candidates(criterion, passages, weights, bundle.preceding)
     extract.damp_generic(candidates, weights, bundle.other_weights)
+    if bundle.previous is not None and bundle.previous.answer:
+        # last year's answer is a map: this year's evidence of the same systems and programmes
+        extract.favour_named(candidates, bundle.previous.answer)
     support = extract.support(criterion, candidates, weights)
     near = bundle.closeness
     out = Draft(code=criterion.code, text="", drafter=drafter, year=bundle.year, support=round(support, 4),

@@ -88,6 +88,20 @@ def damp_generic(cands: list["Candidate"], weights: dict[str, float],
         c.score /= 1 + damp * as_good / len(others)
 
 
+def favour_named(cands: list["Candidate"], answer: str) -> None:
+    """Raise sentences that name a system, programme or document last year's answer named
+    (previous_bonus per name, up to two). Figures do not count: they change every year, and
+    last year's figure in this year's evidence is the wrong one to repeat."""
+    bonus = _p().previous_bonus
+    named = {n for n in _names(answer) if not n[0].isdigit()}
+    if not bonus or not named:
+        return
+    for c in cands:
+        shared = len({n for n in c.names if not n[0].isdigit()} & named)
+        if shared:
+            c.score *= 1 + bonus * min(shared, 2)
+
+
 def _coverage(tokens, weights: dict[str, float]) -> float:
     total = sum(weights.values())
     return sum(w for t, w in weights.items() if t in tokens) / total if total else 0.0

@@ -66,6 +66,7 @@ class DraftParams:
     max_pieces: int = 3
     duplicate: float = 0.6
     generic_damp: float = 0.0
+    previous_bonus: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -182,3 +182,16 @@ def test_an_item_whose_name_is_in_the_next_chunk_cites_that_chunk_too():
     out, by_key = cite_neighbours(items, {"doc:3": first}, neighbours)
     assert out[0][2] == ["doc:3", "doc:4"] and by_key["doc:4"] is second
     assert out[1][2] == ["doc:3"]                   # supported by its own chunk: left alone
+
+
+def test_last_years_answer_favours_sentences_naming_the_same_systems_not_figures():
+    from kb.extract import Candidate, _names, favour_named
+
+    def cand(text):
+        return Candidate(text, frozenset(), None, 0, (0, 0), score=1.0, names=frozenset(_names(text)))
+    same_system, same_figure, other = (cand("ระบบ AquaSense แจ้งเตือน 18,426 ครั้ง"),
+                                       cand("จัดอบรม 942 ระบบ"), cand("จัดประชุมคณะทำงาน"))
+    with params.using(params.active().with_values(**{"draft.previous_bonus": 0.5})):
+        favour_named([same_system, same_figure, other], "ติดตั้ง AquaSense เพิ่ม 942 ระบบ")
+    assert same_system.score == pytest.approx(1.5)
+    assert same_figure.score == other.score == 1.0
