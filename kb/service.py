@@ -4,6 +4,7 @@ The CLI and the web API are thin layers over it, so whatever one can do the othe
 """
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Iterable
@@ -31,6 +32,7 @@ class KnowledgeBase:
         summary = ingest(paths, self.store, progress=progress, echo=echo)
         summary.skipped.extend(skipped)
         self.store.build_lexical()
+        self.generality()          # computed once here, not on the first evidence request
         return summary
 
     def remove(self, name_or_path: str) -> list[str]:
@@ -92,10 +94,18 @@ class KnowledgeBase:
         p = params.active().evidence
         if not p.generic_penalty:
             return None
-        key = (self.store.generation(), len(self.previous_answers.forms()), p)
+        key = repr((self.store.generation(), self.previous_answers.forms(), p))
         if getattr(self, "_generality", (None,))[0] != key:
-            self._generality = (key, generality_of(self.catalogue.criteria(), self.retriever,
-                                                   self.previous_answer))
+            # kept in the store: another process (a web worker) reads it instead of running all
+            # 94 criteria on its first evidence request
+            saved = self.store.meta("generality")
+            stored = json.loads(saved) if saved else {}
+            if stored.get("key") != key:
+                stored = {"key": key, "scores": generality_of(self.catalogue.criteria(), self.retriever,
+                                                                self.previous_answer)}
+                with self.store.db:
+                    self.store._set_meta("generality", json.dumps(stored, ensure_ascii=False))
+            self._generality = (key, stored["scores"])
         return self._generality[1]
 
     def reindex(self, model: str | None = None, progress: bool = True) -> dict:

