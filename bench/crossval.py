@@ -139,7 +139,7 @@ def _grid(spec: dict) -> list[dict]:
 
 def criteria_table(kb, c: Collection, base: params.Params, with_previous: bool) -> dict[str, float]:
     """Mean nDCG@10 of every grid point on one collection: config (JSON) → figure."""
-    from kb.evidence import document_scores
+    from kb.evidence import adjust, document_scores
     qrels = {code: q for code, q in read_qrels(c.qrels).items() if any(g > 0 for g in q.values())}
     criteria = kb.catalogue.criteria()
     years = kb._fiscal_years()
@@ -158,11 +158,9 @@ def criteria_table(kb, c: Collection, base: params.Params, with_previous: bool) 
                 generality[d] = generality.get(d, 0.0) + v / len(criteria)
         for post in _grid(POST_GRID):
             per = []
+            q = p.with_values(**post).evidence
             for code, rel in qrels.items():
-                s = scores.get(code, {})
-                adj = {d: (v - post["evidence.generic_penalty"] * generality.get(d, 0.0))
-                       * (post["evidence.other_year"] if (years.get(d) or year or 0) < (year or 0) else 1.0)
-                       for d, v in s.items()}
+                adj = adjust(scores.get(code, {}), q, generality, year, years)
                 ranked = sorted(adj, key=lambda d: (-adj[d], d))[:CUTOFF]
                 per.append(score_ranking(ranked, rel)["nDCG@10"])
             out[json.dumps(dict(point, **post), sort_keys=True)] = statistics.mean(per)

@@ -157,11 +157,7 @@ def evidence_for(criterion: Criterion, retriever: Retriever, k: int = 10,
     out the one specific to this criterion."""
     p = params.active().evidence
     doc_score, chunk_runs, name_of, asked = document_scores(criterion, retriever, filters, previous, p)
-    if generality and p.generic_penalty:
-        doc_score = {d: s - p.generic_penalty * generality.get(d, 0.0) for d, s in doc_score.items()}
-    if year and p.other_year != 1.0 and fiscal_years:
-        doc_score = {d: s * (p.other_year if (fiscal_years.get(d) or year) < year else 1.0)
-                     for d, s in doc_score.items()}
+    doc_score = adjust(doc_score, p, generality, year, fiscal_years)
     # passages: the best fused chunks of each of the top documents (a document can rank on
     # its whole text while none of its chunks is in the overall top chunks)
     top_docs = sorted(doc_score, key=lambda n: (-doc_score[n], n))[:k]
@@ -185,6 +181,18 @@ def evidence_for(criterion: Criterion, retriever: Retriever, k: int = 10,
         for hit in d.passages:
             hit.best_sentence = best_sentence(hit.text, term_weights)
     return ranked_docs
+
+
+def adjust(doc_score: dict[str, float], p: EvidenceParams, generality: dict[str, float] | None,
+           year: int | None, fiscal_years: dict[str, int | None] | None) -> dict[str, float]:
+    """Fused scores less `generic_penalty` × each document's generality, times `other_year`
+    for a document of a fiscal year before the one assessed."""
+    if generality and p.generic_penalty:
+        doc_score = {d: s - p.generic_penalty * generality.get(d, 0.0) for d, s in doc_score.items()}
+    if year and p.other_year != 1.0 and fiscal_years:
+        doc_score = {d: s * (p.other_year if (fiscal_years.get(d) or year) < year else 1.0)
+                     for d, s in doc_score.items()}
+    return doc_score
 
 
 def generality_of(criteria: list[Criterion], retriever: Retriever,
