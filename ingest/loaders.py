@@ -30,6 +30,7 @@ from docx.text.paragraph import Paragraph
 from pypdf import PdfReader
 from pypdf.errors import DependencyError
 
+from ingest.limits import LimitExceeded, Limits, check_archive, check_size
 from ingest.tables import TableBlock, table_blocks
 
 log = logging.getLogger(__name__)
@@ -66,8 +67,14 @@ class LoadError(Exception):
         return (type(self), (self.path, self.reason))
 
 
-def load(path: Path | str) -> LoadedFile:
+# Office formats that are zip archives: their directory is checked before parsing.
+_ZIPPED = frozenset({".docx", ".xlsx"})
+
+
+def load(path: Path | str, limits: Limits | None = None) -> LoadedFile:
+    """The file's text sections. `limits`: the work limits (default: from the environment)."""
     path = Path(path)
+    limits = limits or Limits.from_env()
     if not path.exists():
         raise LoadError(path, "file not found (it may have been moved or deleted)")
     if path.is_dir():
@@ -79,9 +86,14 @@ def load(path: Path | str) -> LoadedFile:
     try:
         if path.stat().st_size == 0:
             raise LoadError(path, "empty file (0 bytes)")
+        check_size(path, limits)
+        if ext in _ZIPPED:
+            check_archive(path, limits)
         loaded = loader(path)
     except LoadError:
         raise
+    except LimitExceeded as exc:
+        raise LoadError(path, str(exc)) from None
     except OSError as exc:
         raise LoadError(path, f"cannot read file ({exc.strerror or exc})") from exc
     except Exception as exc:  # noqa: BLE001 - parsers raise anything on malformed input

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from ingest.limits import Limits, check_archive
 from kb import thai
 
 TITLE = re.compile(r"แบบประเมินสถานะการเป็นระบบราชการ\s*4\.0|แบบฟอร์มที่\s*3")
@@ -174,6 +175,8 @@ def _quick_head(path: Path) -> str | None:
     suffix = path.suffix.lower()
     try:
         if suffix == ".docx":
+            # a zip bomb is refused before anything is inflated (the pipeline says why)
+            check_archive(path, Limits.from_env())
             with zipfile.ZipFile(path) as z:
                 xml = z.read("word/document.xml").decode("utf-8", "replace")
             # the whole body, not its start: it also holds text the loader skips (text boxes,

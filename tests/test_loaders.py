@@ -490,3 +490,57 @@ def test_load_error_survives_pickling(tmp_path):
     # Workers in another process hand errors back by pickling them.
     err = pickle.loads(pickle.dumps(LoadError(tmp_path / "a.pdf", "PDF is encrypted")))
     assert (str(err), err.reason, err.path) == ("a.pdf: PDF is encrypted", "PDF is encrypted", tmp_path / "a.pdf")
+
+
+# --- work limits ----------------------------------------------------------------
+
+
+def zip_bomb(path: Path, inflated_mb: int) -> Path:
+    """A real DOCX (python-docx opens it) whose document.xml inflates to `inflated_mb` MB of one
+    repeated paragraph, written member by member so that the test itself stays small."""
+    import docx
+    docx.Document().save(str(path.with_suffix(".seed")))
+    with zipfile.ZipFile(path.with_suffix(".seed")) as seed:
+        parts = {n: seed.read(n) for n in seed.namelist()}
+    head, tail = parts.pop("word/document.xml").decode().split("<w:body>")
+    para = ("<w:p><w:r><w:t>" + "ก" * 40 + "</w:t></w:r></w:p>").encode()
+    block = para * ((1 << 20) // len(para))
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
+        for name, data in parts.items():
+            z.writestr(name, data)
+        with z.open("word/document.xml", "w", force_zip64=True) as member:
+            member.write((head + "<w:body>").encode())
+            for _ in range(inflated_mb):
+                member.write(block)
+            member.write(tail.encode())
+    return path
+
+
+def test_zip_bomb_is_refused_from_its_directory_before_parsing(tmp_path):
+    import subprocess
+    import sys
+    bomb = zip_bomb(tmp_path / "รายงาน.docx", 400)
+    assert bomb.stat().st_size < 2 << 20                    # under 2 MB on disk
+    assert_load_error(bomb, "เกินขีดจำกัด 300 MB", "zip bomb")
+    # in a fresh process: refused from the directory, so its peak memory stays far below
+    # the 400 MB the archive declares
+    probe = ("import resource, sys; from ingest.loaders import load, LoadError\n"
+             "try: load(sys.argv[1])\nexcept LoadError as e: print(e)\n"
+             "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+    out = subprocess.run([sys.executable, "-c", probe, str(bomb)], capture_output=True, text=True,
+                         timeout=120, check=True, cwd=Path(__file__).resolve().parents[1]).stdout.splitlines()
+    assert out[0].startswith("รายงาน.docx: ")
+    assert int(out[-1]) < 250 * 1024                        # KiB: the libraries alone, no XML
+
+
+def test_work_limits_are_settings(tmp_path, monkeypatch):
+    from ingest.limits import Limits
+    bomb = zip_bomb(tmp_path / "book.xlsx", 30)
+    # 30 MB inflated is under the default 300 MB, but its ratio is not
+    assert_load_error(bomb, "compression ratio")
+    monkeypatch.setenv("KB_MAX_ZIP_RATIO", "100000")
+    monkeypatch.setenv("KB_MAX_UNZIPPED_MB", "10")
+    assert Limits.from_env().max_unzipped_mb == 10
+    assert_load_error(bomb, "over the 10 MB limit")
+    monkeypatch.setenv("KB_MAX_FILE_MB", "0.0001")
+    assert_load_error(kpi_docx(tmp_path / "small.docx"), "over the 0.0001 MB limit")

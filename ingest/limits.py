@@ -1,0 +1,75 @@
+"""Work limits per file, checked before a parser sees the file.
+
+DOCX and XLSX are zip archives of XML: a file of a few hundred kilobytes can declare
+gigabytes of XML (a "zip bomb"), and python-docx / openpyxl would inflate and parse all of
+it in memory. The archive's central directory states every member's size before anything
+is inflated, and Python's zipfile never inflates a member past its stated size, so checking
+the directory bounds what the parsers can be made to read.
+
+Each limit is a setting (environment variable in brackets); the message names the file, the
+figure found and the limit, in Thai with the English beside it.
+"""
+from __future__ import annotations
+
+import os
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+MB = 1 << 20
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_file_mb: float = 200.0          # bytes on disk [KB_MAX_FILE_MB]
+    max_unzipped_mb: float = 300.0      # all members of an archive, inflated [KB_MAX_UNZIPPED_MB]
+    max_ratio: float = 200.0            # inflated / compressed, over the archive [KB_MAX_ZIP_RATIO]
+    max_members: int = 20_000           # members of an archive [KB_MAX_ZIP_MEMBERS]
+
+    @classmethod
+    def from_env(cls) -> "Limits":
+        env = os.environ
+        return cls(max_file_mb=float(env.get("KB_MAX_FILE_MB", cls.max_file_mb)),
+                   max_unzipped_mb=float(env.get("KB_MAX_UNZIPPED_MB", cls.max_unzipped_mb)),
+                   max_ratio=float(env.get("KB_MAX_ZIP_RATIO", cls.max_ratio)),
+                   max_members=int(env.get("KB_MAX_ZIP_MEMBERS", cls.max_members)))
+
+
+# A small archive may compress far better than any ratio (a sheet of one repeated value):
+# the ratio is only a sign of a bomb once the inflated size is this large.
+_RATIO_FROM_MB = 20.0
+
+
+class LimitExceeded(ValueError):
+    """A file over one of the limits; `str()` is the reason (the loader prefixes the name)."""
+
+
+def check_size(path: Path, limits: Limits) -> None:
+    size = path.stat().st_size
+    if size > limits.max_file_mb * MB:
+        raise LimitExceeded(f"ไฟล์มีขนาด {size / MB:.0f} MB เกินขีดจำกัด {limits.max_file_mb:g} MB "
+                            f"(file is {size / MB:.0f} MB, over the {limits.max_file_mb:g} MB limit)")
+
+
+def check_archive(path: Path, limits: Limits) -> None:
+    """Refuse an Office file whose zip directory declares more than the limits allow.
+    A file that is not a zip at all is left to the loader (it reports it as corrupt)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError):
+        return
+    if len(members) > limits.max_members:
+        raise LimitExceeded(f"ไฟล์บีบอัดภายในมี {len(members):,} ส่วน เกินขีดจำกัด {limits.max_members:,} ส่วน "
+                            f"(archive has {len(members):,} members, over the {limits.max_members:,} limit)")
+    inflated = sum(m.file_size for m in members)
+    packed = sum(m.compress_size for m in members) or 1
+    if inflated > limits.max_unzipped_mb * MB:
+        raise LimitExceeded(
+            f"เนื้อหาภายในไฟล์ขยายได้ {inflated / MB:,.0f} MB เกินขีดจำกัด {limits.max_unzipped_mb:g} MB "
+            f"ไม่ได้นำเข้า (archive inflates to {inflated / MB:,.0f} MB, over the "
+            f"{limits.max_unzipped_mb:g} MB limit: possibly a zip bomb)")
+    if inflated > _RATIO_FROM_MB * MB and inflated / packed > limits.max_ratio:
+        raise LimitExceeded(
+            f"อัตราการบีบอัด {inflated / packed:,.0f} เท่า ผิดปกติ (เกิน {limits.max_ratio:g} เท่า) ไม่ได้นำเข้า "
+            f"(compression ratio {inflated / packed:,.0f}:1 is over {limits.max_ratio:g}:1: possibly a zip bomb)")
