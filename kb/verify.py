@@ -40,8 +40,9 @@ MIN_OVERLAP = 0.5
 CITATION = re.compile(r"\[\s*([0-9๐-๙]+(?:\s*[,،、]\s*[0-9๐-๙]+)*)\s*\]")
 _NUMBER = re.compile(r"(?<![\w.,])(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(?![\d])")
 _SCALE = re.compile(r"\s*(พันล้าน|หมื่นล้าน|แสนล้าน|ล้านล้าน|ล้าน|แสน|หมื่น|พัน)")
-# "1. การ…", "2) …": an enumerator inside an item, not a claim
-_ENUMERATOR_AFTER = re.compile(r"[.)]\s")
+# "1. การ…", "2) …", "… และ (5)": an enumerator inside an item, not a claim (also where a
+# sentence ends on one: the passage it came from has it before its next clause)
+_ENUMERATOR_AFTER = re.compile(r"[.)](?:\s|$)")
 _LATIN_WORD = r"[A-Za-z][A-Za-z0-9]*(?:[-'’.&/+][A-Za-z0-9]+)*"
 # words of one name; a version number belongs to it ("LED 4.0"), a count does not ("e-Filing 12,345")
 _LATIN_RUN = re.compile(rf"{_LATIN_WORD}(?:[ ]+(?:{_LATIN_WORD}|\d+\.\d+(?![\d,])))*")
@@ -183,7 +184,10 @@ def _passage(text: str) -> _Passage:
         elif base.isdigit() and 1900 <= int(base) <= 2150:
             nums.add(str(int(base) + 543))
     norm = thai.normalize(text)
-    latin = [[w for w in _latin_words(m.group(0)) if w] for m in _LATIN_RUN.finditer(_URL.sub(" ", norm))]
+    # a PDF breaks lines at the page width, also inside a name ("Service\nAgility Fairness"):
+    # the runs of Latin words are read across line breaks, as the drafter reads the sentence
+    flat = " ".join(_URL.sub(" ", norm).split())
+    latin = [[w for w in _latin_words(m.group(0)) if w] for m in _LATIN_RUN.finditer(flat)]
     # URLs too, as whole strings
     return _Passage(nums, latin, _squash(norm) + " " + " ".join(u.lower() for u in _URL.findall(norm)),
                     set(thai.tokenize(norm)))

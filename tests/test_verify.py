@@ -76,3 +76,17 @@ def test_list_enumerators_are_not_facts():
 def test_citation_markers():
     assert verify.citations_in("ข้อความ [1][๒] และ [3, 4]") == [1, 2, 3, 4]
     assert verify.strip_citations("ข้อความ [1][๒]") == "ข้อความ"
+
+
+def test_a_name_broken_across_pdf_lines_is_the_same_name():
+    page = {1: "ค่านิยมองค์กร SAFE ได้แก่ Service\nAgility Fairness และ Expertise"}
+    ok = check_sentence("ค่านิยมองค์กร SAFE ได้แก่ Service Agility Fairness และ Expertise", [1], page)
+    assert ok.verdict == SUPPORTED, ok.problems
+    assert check_sentence("ค่านิยม Service Agility Trust", [1], page).verdict == UNSUPPORTED
+
+
+def test_an_enumerator_a_cut_sentence_ends_on_is_not_a_fact():
+    page = {1: "(4) การบริหารการเงิน และ (5) การกำกับมาตรฐาน"}
+    assert verify.numbers("… การบริหารการเงิน และ (5)") == []
+    assert check_sentence("… การบริหารการเงิน และ (5)", [1], page).verdict == SUPPORTED
+    assert [f.key for f in verify.numbers("อัตราร้อยละ 25")] == ["25"]      # a figure still is
