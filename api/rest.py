@@ -53,6 +53,9 @@ class Edit(BaseModel):
 class Approve(BaseModel):
     version: int = Field(description="The version the reviewer read and approves")
     note: str = ""
+    confirmations: dict[int, str] = Field(
+        default_factory=dict,
+        description="Sentence index → the approver's reason for accepting a sentence the verifier flagged")
 
 
 class Note(BaseModel):
@@ -225,7 +228,8 @@ def submit(aid: int, code: str, request: Request, user=Depends(require("draft.su
 
 @router.post("/assessments/{aid}/criteria/{code}/approve")
 def approve(aid: int, code: str, body: Approve, request: Request, user=Depends(require("draft.approve"))):
-    return ctx(request).db.approve(aid, _code(request, code), body.version, user["id"], body.note)
+    return ctx(request).db.approve(aid, _code(request, code), body.version, user["id"], body.note,
+                                   body.confirmations)
 
 
 @router.post("/assessments/{aid}/criteria/{code}/return")

@@ -18,7 +18,7 @@ from api.rest import export_response, start_suggest_job
 from api.security import SESSION_COOKIE, ctx, page_user, require
 from kb import auth, workflow
 from kb.criteria import shorten
-from kb.review import CITATION, EVIDENCE_TH, STATUS_TH, Conflict
+from kb.review import CITATION, EVIDENCE_TH, STATUS_TH, Conflict, Invalid
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -211,8 +211,16 @@ def submit(aid: int, code: str, request: Request, user=Depends(require("draft.su
 
 @router.post("/a/{aid}/c/{code}/approve")
 def approve(aid: int, code: str, request: Request, version: int = Form(...), note: str = Form(""),
+            flag: list[int] = Form([]), reason: list[str] = Form([]),
             user=Depends(require("draft.approve"))):
-    ctx(request).db.approve(aid, _code(request, code), version, user["id"], note)
+    # one reason field per flagged sentence, in the order of `flag`
+    confirmations = {i: r for i, r in zip(flag, reason) if r.strip()}
+    try:
+        ctx(request).db.approve(aid, _code(request, code), version, user["id"], note, confirmations)
+    except Invalid as refused:
+        # the panel comes back (409, which the page swaps in) saying why, reasons kept
+        return _draft_panel(request, aid, _code(request, code), status=409, refused=True,
+                            message=str(refused), reasons=confirmations)
     return _draft_panel(request, aid, _code(request, code))
 
 

@@ -49,7 +49,12 @@ def _iso(dt: datetime | None) -> str | None:
 # --- errors the API turns into status codes ----------------------------------------------------
 
 class ReviewError(Exception):
-    """Base: `str(err)` is a message a user can act on (in Thai, as the UI shows it)."""
+    """Base: `str(err)` is a message a user can act on (in Thai, as the UI shows it);
+    `payload`: what the client needs to act on it (the API returns it beside the message)."""
+
+    def __init__(self, message: str, payload: dict | None = None):
+        super().__init__(message)
+        self.payload = payload or {}
 
 
 class NotFound(ReviewError):
@@ -62,10 +67,6 @@ class Invalid(ReviewError):
 
 class Conflict(ReviewError):
     """The request was based on something that has changed since; `payload` says what is current."""
-
-    def __init__(self, message: str, payload: dict | None = None):
-        super().__init__(message)
-        self.payload = payload or {}
 
 
 # --- the schema ---------------------------------------------------------------------------------
@@ -516,8 +517,13 @@ class ReviewDB:
             self._set_status(s, st, "in_review", user_id)
             return {"code": code, "status": st.status}
 
-    def approve(self, assessment_id: int, code: str, version: int, user_id: int, note: str = "") -> dict:
-        """Approve exactly the version the reviewer read; a newer one means they read the wrong text."""
+    def approve(self, assessment_id: int, code: str, version: int, user_id: int, note: str = "",
+                confirmations: dict[int, str] | None = None) -> dict:
+        """Approve exactly the version the reviewer read; a newer one means they read the wrong text.
+        Only a draft sent for review, never by the person who wrote that edit, and never while a
+        sentence is flagged by the verifier unless the approver confirms each flag with a reason
+        (`confirmations`: index of the sentence in the version → reason; kept in the audit log)."""
+        confirmations = {int(k): " ".join(str(v).split()) for k, v in (confirmations or {}).items()}
         with self.Session.begin() as s:
             st = self._state(s, assessment_id, code)
             latest = self._latest(s, assessment_id, code)
@@ -527,9 +533,24 @@ class ReviewDB:
                 raise Conflict(f"ร่างมีฉบับใหม่กว่า (ฉบับที่ {latest.version}) กรุณาอ่านฉบับล่าสุดก่อนอนุมัติ",
                                {"current_version": latest.version,
                                 "current": _version_dict(latest, self.user_names(s))})
+            if st.status != "in_review":
+                raise Invalid(f"อนุมัติได้เฉพาะร่างที่ส่งตรวจแล้ว (สถานะ “{STATUS_TH['in_review']}”) "
+                              f"เกณฑ์นี้อยู่ในสถานะ “{STATUS_TH.get(st.status, st.status)}”")
+            if latest.kind == "edited" and latest.author_id == user_id:
+                raise Invalid("ผู้แก้ไขร่างฉบับนี้อนุมัติเองไม่ได้ ต้องให้ผู้ตรวจคนอื่นอนุมัติ")
+            flagged = flagged_sentences(latest.sentences)
+            unconfirmed = [i for i in flagged if not confirmations.get(i)]
+            if unconfirmed:
+                raise Invalid(f"ร่างนี้มี {len(flagged)} ประโยคที่ระบบตรวจพบปัญหา (เช่น ตัวเลขหรือชื่อที่ไม่พบในแหล่งอ้างอิง) "
+                              f"ยังไม่ได้ยืนยัน {len(unconfirmed)} ประโยค: ระบุเหตุผลที่ยืนยันทีละประโยค "
+                              "หรือแก้ไขร่างก่อนอนุมัติ", {"flagged": flagged, "unconfirmed": unconfirmed})
             latest.approved_by_id, latest.approved_at = user_id, now()
             self._set_status(s, st, "approved", user_id)
-            self._audit(s, user_id, "draft.approve", assessment_id, code, version=version, note=note)
+            confirmed = [{"sentence": i, "text": (latest.sentences[i] or {}).get("text", ""),
+                          "problems": (latest.sentences[i] or {}).get("problems", []),
+                          "reason": confirmations[i]} for i in flagged]
+            self._audit(s, user_id, "draft.approve", assessment_id, code, version=version, note=note,
+                        confirmed_flags=confirmed)
             if note:
                 s.add(Comment(assessment_id=assessment_id, code=code, author_id=user_id, text=note))
             return {"code": code, "status": st.status, "version": version}
@@ -648,6 +669,11 @@ class ReviewDB:
 class _Stale(Exception):
     def __init__(self, latest: int, current: dict | None):
         self.latest, self.current = latest, current
+
+
+def flagged_sentences(sentences: list) -> list[int]:
+    """Indexes of the sentences of a version that the verifier did not accept."""
+    return [i for i, x in enumerate(sentences or []) if (x or {}).get("verdict", "supported") != "supported"]
 
 
 def _link_dict(link: EvidenceLink, names: dict[int, str]) -> dict:

@@ -152,7 +152,12 @@ def test_evidence_drafts_review_and_coverage(api):
     assert api.post("/api/assessments/{aid}/criteria/1.3.1/submit", "editor").json()["status"] == "in_review"
     old = api.post("/api/assessments/{aid}/criteria/1.3.1/approve", "reviewer", json={"version": 1})
     assert old.status_code == 409 and old.json()["current_version"] == 2
-    ok = api.post("/api/assessments/{aid}/criteria/1.3.1/approve", "reviewer", json={"version": 2, "note": "ผ่าน"})
+    # version 2 states an invented figure: approval waits until the approver confirms that flag
+    blocked = api.post("/api/assessments/{aid}/criteria/1.3.1/approve", "reviewer", json={"version": 2})
+    flag = len(v2.json()["sentences"]) - 1
+    assert blocked.status_code == 422 and blocked.json()["unconfirmed"] == [flag]
+    ok = api.post("/api/assessments/{aid}/criteria/1.3.1/approve", "reviewer",
+                  json={"version": 2, "note": "ผ่าน", "confirmations": {str(flag): "ตรวจกับทะเบียนแล้ว"}})
     assert ok.status_code == 200 and ok.json()["status"] == "approved"
     assert api.put("/api/assessments/{aid}/criteria/1.3.1/owner", "reviewer",
                    json={"owner": "editor"}).json()["owner"] == "editor"
@@ -218,7 +223,13 @@ def test_export_formats(api):
     top = api.get("/api/assessments/{aid}/criteria/1.3.1/evidence", "viewer").json()[0]
     api.post(f"/api/assessments/{{aid}}/evidence/{top['id']}/accept", "editor")
     v = api.post("/api/assessments/{aid}/criteria/1.3.1/drafts", "editor").json()
-    api.post("/api/assessments/{aid}/criteria/1.3.1/approve", "reviewer", json={"version": v["version"]})
+    # from drafting, approval is refused: only a draft sent for review is approved
+    early = api.post("/api/assessments/{aid}/criteria/1.3.1/approve", "reviewer", json={"version": v["version"]})
+    assert early.status_code == 422 and "ส่งตรวจ" in early.json()["detail"]
+    api.post("/api/assessments/{aid}/criteria/1.3.1/submit", "editor")
+    flags = {str(i): "ตรวจแล้ว" for i, x in enumerate(v["sentences"]) if x["verdict"] != "supported"}
+    assert api.post("/api/assessments/{aid}/criteria/1.3.1/approve", "reviewer",
+                    json={"version": v["version"], "confirmations": flags}).status_code == 200
     r = api.get("/api/assessments/{aid}/export?format=docx", "viewer")
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/vnd.openxml")
     assert 'filename="form3-2564.docx"' in r.headers["content-disposition"]

@@ -109,7 +109,13 @@ def test_draft_fragments_conflict_and_approval(app):
 
     submitted = editor.post("/a/1/c/1.3.1/submit", headers=eh)
     assert "รอตรวจ" in submitted.text
-    approved = reviewer.post("/a/1/c/1.3.1/approve", headers=rh, data={"version": 2})
+    # the writer's sentence is flagged by the verifier: the panel comes back with a reason field
+    refused = reviewer.post("/a/1/c/1.3.1/approve", headers=rh, data={"version": 2})
+    assert refused.status_code == 409 and "อนุมัติไม่ได้" in refused.text and "ยังไม่ได้ยืนยัน" in refused.text
+    flags = re.findall(r'name="flag" value="(\d+)"', refused.text)
+    assert flags and "อนุมัติโดย" not in refused.text
+    approved = reviewer.post("/a/1/c/1.3.1/approve", headers=rh,
+                             data={"version": 2, "flag": flags, "reason": ["ตรวจกับต้นฉบับแล้ว"] * len(flags)})
     assert approved.status_code == 200 and "อนุมัติโดย reviewer" in approved.text
     side = reviewer.post("/a/1/c/1.3.1/comments", headers=rh, data={"text": "เรียบร้อยดี"})
     assert "เรียบร้อยดี" in side.text

@@ -68,6 +68,7 @@ def server(tmp_path_factory):
         time.sleep(0.05)
     assert srv.started, "uvicorn did not start"
     auth.add_user(app.state.ctx.db, "somsri", PASSWORD, "admin")
+    auth.add_user(app.state.ctx.db, "wichai", PASSWORD, "reviewer")
     yield {"url": f"http://127.0.0.1:{port}", "upload": later / "led-queue-2564.xlsx"}
     srv.should_exit = True
     thread.join(timeout=10)
@@ -143,16 +144,31 @@ def test_reviewer_does_the_whole_job_in_the_browser(server, tmp_path):
         expect(page.locator(".version-line")).to_contain_text("ฉบับที่ 2")
         expect(page.locator("#draft-view .sent.unsupported .problems")).to_contain_text("99,999")
         shot(page, "04-draft-verifier-flags")
-        # fix it and approve
-        page.fill("#draft-text", text)
-        page.click("#save-draft")
-        expect(page.locator(".version-line")).to_contain_text("ฉบับที่ 3")
+        # sent for review; the writer cannot approve her own edit
+        page.click("#submit-review")
+        expect(page.locator("#status-pill")).to_have_text("รอตรวจ")
         page.click("#approve")
-        expect(page.locator("#draft-card .pill")).to_have_text("อนุมัติแล้ว")
-        expect(page.locator("#status-pill")).to_have_text("อนุมัติแล้ว")
-        expect(page.locator(".version-line")).to_contain_text("อนุมัติโดย somsri")
-        page.evaluate("window.scrollTo(0, 0)")
-        shot(page, "05-criterion-approved")
+        expect(page.locator("#approve-refused")).to_contain_text("อนุมัติเองไม่ได้")
+
+        # another reviewer: approval is blocked until the flagged sentence is confirmed with a reason
+        other = browser.new_page(viewport={"width": 1360, "height": 860}, locale="th-TH")
+        other.set_default_timeout(30_000)
+        other.goto(url + "/login")
+        other.fill("#name", "wichai")
+        other.fill("#password", PASSWORD)
+        other.click("button[type=submit]")
+        other.click("a.crit[data-code='1.3.1']")
+        other.click("#approve")
+        expect(other.locator("#approve-refused")).to_contain_text("ยังไม่ได้ยืนยัน 1 ประโยค")
+        expect(other.locator("#status-pill")).to_have_text("รอตรวจ")
+        shot(other, "05a-approval-blocked-by-flag")
+        other.fill(".flag-reason", "ตรวจกับทะเบียนคำร้องฉบับจริงแล้ว")
+        other.click("#approve")
+        expect(other.locator("#draft-card .pill")).to_have_text("อนุมัติแล้ว")
+        expect(other.locator(".version-line")).to_contain_text("อนุมัติโดย wichai")
+        other.evaluate("window.scrollTo(0, 0)")
+        shot(other, "05-criterion-approved")
+        other.close()
 
         # upload a document and watch it ingest
         page.goto(url + "/documents")

@@ -33,9 +33,11 @@ def filled(tmp_path):
     text = (f"{stem(cat.get('1.3.1').wording)}\n  1. ระบบ e-Filing ร่วมกับภาคเอกชน [1]\n"
             "  2. ผู้รับบริการเดือนตุลาคม 4,120 ราย [2][1]")
     db.add_version(a["id"], "1.3.1", ed["id"], kind="generated", text=text, sources=SOURCES, sentences=[])
+    db.submit(a["id"], "1.3.1", ed["id"])
     db.approve(a["id"], "1.3.1", 1, rv["id"])
     db.add_version(a["id"], "4.4.1", ed["id"], kind="edited", text="สถิติคิวรายเดือน [1]",
                    sources=[{**SOURCES[1], "n": 1}], sentences=[])
+    db.submit(a["id"], "4.4.1", ed["id"])
     db.approve(a["id"], "4.4.1", 1, rv["id"])
     db.add_version(a["id"], "2.1.1", ed["id"], kind="edited", text="ร่างที่ยังไม่อนุมัติ", sources=[], sentences=[])
     yield cat, db, a["id"]

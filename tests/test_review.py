@@ -140,3 +140,30 @@ def test_database_url_defaults_to_sqlite_and_uses_psycopg(tmp_path, monkeypatch)
     assert url_for(tmp_path) == f"sqlite:///{tmp_path / 'review.sqlite'}"
     monkeypatch.setenv("KB_DATABASE_URL", "postgresql://u:p@db/kb")
     assert url_for(tmp_path) == "postgresql+psycopg://u:p@db/kb"
+
+
+def test_approval_only_in_review_never_of_ones_own_edit_and_flags_confirmed_with_reasons(db):
+    aid = db.create_assessment("กรมตัวอย่าง", 2566)["id"]
+    ed = auth.add_user(db, "ed", "editor-pass", "editor")
+    rv = auth.add_user(db, "rv", "reviewer-pass", "reviewer")
+    rv2 = auth.add_user(db, "rv2", "reviewer-pass", "reviewer")
+    sentences = [{"text": "ระบบ e-Filing", "citations": [1], "verdict": "supported", "problems": []},
+                 {"text": "ผู้ใช้ 99,999 ราย", "citations": [1], "verdict": "unsupported",
+                  "problems": ["ตัวเลข “99,999” ไม่พบในแหล่งที่อ้าง [1]"]},
+                 {"text": "ไม่มีแหล่ง", "citations": [], "verdict": "uncited", "problems": ["ไม่มีการอ้างอิง"]}]
+    db.add_version(aid, "1.1.1", rv["id"], kind="edited", text="ร่าง", sources=[], sentences=sentences)
+    with pytest.raises(Invalid, match="ส่งตรวจ"):
+        db.approve(aid, "1.1.1", 1, rv2["id"])              # never submitted for review
+    db.submit(aid, "1.1.1", ed["id"])
+    with pytest.raises(Invalid, match="อนุมัติเองไม่ได้"):
+        db.approve(aid, "1.1.1", 1, rv["id"])               # rv wrote this version
+    with pytest.raises(Invalid) as blocked:
+        db.approve(aid, "1.1.1", 1, rv2["id"], confirmations={1: "ตรวจกับทะเบียนแล้ว", 2: "  "})
+    assert blocked.value.payload == {"flagged": [1, 2], "unconfirmed": [2]}   # a blank reason is none
+    assert db.criterion(aid, "1.1.1")["status"] == "in_review"
+    db.approve(aid, "1.1.1", 1, rv2["id"], confirmations={1: "ตรวจกับทะเบียนแล้ว", 2: "เป็นข้อความนำ"})
+    assert db.criterion(aid, "1.1.1")["status"] == "approved"
+    event = next(e for e in db.audit(aid, "1.1.1") if e["action"] == "draft.approve")
+    assert [(c["sentence"], c["reason"]) for c in event["detail"]["confirmed_flags"]] == \
+        [(1, "ตรวจกับทะเบียนแล้ว"), (2, "เป็นข้อความนำ")]
+    assert "99,999" in event["detail"]["confirmed_flags"][0]["problems"][0]
