@@ -28,6 +28,7 @@ class EvidenceBundle:
     preceding: dict[str, str] = field(default_factory=dict)     # chunk id → text of the chunk before it
     neighbours: dict[str, list[Hit]] = field(default_factory=dict)  # chunk id → chunks after and before
     closeness: float | None = None                        # best cosine of a way of asking to any passage
+    passage_closeness: dict[str, float] = field(default_factory=dict)   # chunk id → best cosine to it
     model: str = ""                                       # the embedding model (its closeness floor)
     accepted: bool = False                                # passages chosen by a reviewer
     year: int | None = None                               # fiscal year assessed (พ.ศ.)
@@ -47,7 +48,8 @@ def build_bundle(kb, criterion: Criterion, accepted_chunk_ids: list[str] | None 
         other_weights=[w for code, w in all_weights(kb).items() if code != criterion.code]
         if params.active().draft.generic_damp else [],
         preceding=_preceding(kb, passages), neighbours=_neighbours(kb, passages),
-        closeness=closeness(kb, criterion), model=kb.store.meta("embed_model") or "",
+        closeness=closeness(kb, criterion), passage_closeness=passage_closeness(kb, criterion, passages),
+        model=kb.store.meta("embed_model") or "",
         accepted=bool(accepted_chunk_ids), year=year,
         previous=kb.previous_answers.latest(criterion.code), warnings=warnings)
 
@@ -67,6 +69,22 @@ def closeness(kb, criterion: Criterion) -> float | None:
     passage (None for an empty store)."""
     best = [s for q in criterion_queries(criterion) for _, s in kb.retriever.dense(q, 1)]
     return max(best) if best else None
+
+
+def passage_closeness(kb, criterion: Criterion, passages: list[Hit]) -> dict[str, float]:
+    """chunk id → the best cosine between a way of asking the criterion and that passage's
+    stored vector: what the embedding model says of each passage the drafter reads."""
+    import numpy as np
+    vectors = kb.store.chunk_vectors([h.chunk_id for h in passages])
+    if not vectors:
+        return {}
+    ids = list(vectors)
+    m = np.array([vectors[i] for i in ids], dtype=float)
+    m /= np.linalg.norm(m, axis=1, keepdims=True) + 1e-12
+    q = np.array([kb.retriever.query_vector(text) for text in criterion_queries(criterion)], dtype=float)
+    q /= np.linalg.norm(q, axis=1, keepdims=True) + 1e-12
+    best = (m @ q.T).max(axis=1)
+    return {i: round(float(b), 4) for i, b in zip(ids, best)}
 
 
 def _passages(kb, criterion, accepted, warnings, year) -> list[Hit]:

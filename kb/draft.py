@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass, field
 
-from kb import params
+from kb import params, scoring
 from kb.prompts import evidence_hints, template
 from kb.verify import SUPPORTED, UNCITED, check_sentence, known_names
 
@@ -113,11 +113,13 @@ def draft(criterion, bundle, drafter: str = "extractive", llm_settings=None) -> 
     if bundle.previous is not None and bundle.previous.answer:
         # last year's answer is a map: this year's evidence of the same systems and programmes
         extract.favour_named(candidates, bundle.previous.answer)
+    scoring.rescore(candidates, criterion, bundle.passage_closeness)   # learned, when params has it
     support = extract.support(criterion, candidates, weights)
     near = bundle.closeness
     out = Draft(code=criterion.code, text="", drafter=drafter, year=bundle.year, support=round(support, 4),
                 closeness=None if near is None else round(near, 4))
-    if not candidates or (not bundle.accepted and extract.should_abstain(support, near, bundle.model)):
+    if not candidates or (not bundle.accepted and extract.should_abstain(support, near, bundle.model,
+                                                                         candidates)):
         _abstain(out, criterion, warnings)
     elif drafter == "llm":
         from kb import llmdraft

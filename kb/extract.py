@@ -61,6 +61,10 @@ class Candidate:
     concrete: bool = False      # names a figure, a system, a programme
     names: frozenset = frozenset()  # the names and figures it states
     whole_list: bool = False    # a short list joined into one item (answers the criterion, not one part)
+    prel: float = 0.0           # what its passage as a whole says for it (passage_weight × coverage)
+    hand: float = 0.0           # the hand-set score, when kb.scoring replaced it by the learned one
+    generic: float = 0.0        # share of the other criteria it answers as well (damp_generic)
+    previous: int = 0           # names it shares with last year's answer (favour_named)
 
 
 # --- criterion words ----------------------------------------------------------------------------
@@ -85,7 +89,8 @@ def damp_generic(cands: list["Candidate"], weights: dict[str, float],
             continue
         as_good = sum(1 for w, total in zip(others, totals)
                       if sum(w.get(t, 0.0) for t in c.tokens) / total >= mine)
-        c.score /= 1 + damp * as_good / len(others)
+        c.generic = as_good / len(others)
+        c.score /= 1 + damp * c.generic
 
 
 def favour_named(cands: list["Candidate"], answer: str) -> None:
@@ -94,12 +99,11 @@ def favour_named(cands: list["Candidate"], answer: str) -> None:
     last year's figure in this year's evidence is the wrong one to repeat."""
     bonus = _p().previous_bonus
     named = {n for n in _names(answer) if not n[0].isdigit()}
-    if not bonus or not named:
+    if not named:
         return
     for c in cands:
-        shared = len({n for n in c.names if not n[0].isdigit()} & named)
-        if shared:
-            c.score *= 1 + bonus * min(shared, 2)
+        c.previous = min(len({n for n in c.names if not n[0].isdigit()} & named), 2)
+        c.score *= 1 + bonus * c.previous
 
 
 def _coverage(tokens, weights: dict[str, float]) -> float:
@@ -371,7 +375,7 @@ def _whole_lists(cands: list[Candidate], leads: dict[tuple, str], hit, rank, wei
 
 
 def _candidate(text, toks, hit, rank, order, rel, ctx, ctx_text, group, prel=0.0) -> Candidate:
-    c = Candidate(text, toks, hit, rank, order, rel, ctx, squash(ctx_text), group)
+    c = Candidate(text, toks, hit, rank, order, rel, ctx, squash(ctx_text), group, prel=prel)
     names = _names(text)
     c.names = frozenset(names)
     c.concrete = bool(names) or _concrete(text)
@@ -397,14 +401,20 @@ def _concrete(text: str) -> bool:
     return bool(_CONCRETE.search(text))
 
 
-def should_abstain(support: float, closeness: float | None, model: str) -> bool:
-    """Two signals (kb/data/params.toml [abstain]): support, the best sentence's share of the
-    criterion's idf-weighted words, below which nothing on the topic was found; and the
-    embedding model's closeness: a near miss shares some words but no passage comes close in
-    meaning, so weak support *and* low closeness abstain too. Cosine scales differ between
-    models, so the floor is per model; a model without one abstains on support alone."""
+def should_abstain(support: float, closeness: float | None, model: str, cands=()) -> bool:
+    """With learned abstention weights (kb.scoring, params.toml [scoring]): the learned
+    probability of a gap from support, closeness and the best sentences' learned scores.
+    Otherwise two thresholds (kb/data/params.toml [abstain]): support, the best sentence's
+    share of the criterion's idf-weighted words, below which nothing on the topic was found;
+    and the embedding model's closeness: a near miss shares some words but no passage comes
+    close in meaning, so weak support *and* low closeness abstain too. Cosine scales differ
+    between models, so the floor is per model; a model without one abstains on support alone."""
+    from kb import scoring
     p = params.active().abstain
     floor = p.closeness_floor.get(model)
+    gap = scoring.gap_probability(scoring.abstain_features(support, closeness, floor, cands))
+    if gap is not None:
+        return gap >= params.active().scoring.abstain_at
     if support < p.below:
         return True
     return floor is not None and closeness is not None and support < p.weak_support and closeness < floor

@@ -77,10 +77,21 @@ class AbstainParams:
 
 
 @dataclass(frozen=True)
+class ScoringParams:
+    """Learned weights (kb.scoring): empty = the hand-set score and thresholds stay in force."""
+    bias: float = 0.0
+    weights: dict = field(default_factory=dict)
+    abstain_bias: float = 0.0
+    abstain_weights: dict = field(default_factory=dict)
+    abstain_at: float = 0.5
+
+
+@dataclass(frozen=True)
 class Params:
     evidence: EvidenceParams = EvidenceParams()
     draft: DraftParams = DraftParams()
     abstain: AbstainParams = AbstainParams()
+    scoring: ScoringParams = ScoringParams()
 
     def with_values(self, **dotted) -> "Params":
         """A copy with some values changed: with_values(**{"evidence.weight_dense": 0.5})."""

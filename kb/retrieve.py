@@ -91,8 +91,12 @@ class Retriever:
             tokens = thai.char_grams(tokens)
         return self.store.bm25(level, terms).top(tokens, k, filters.items())
 
+    def query_vector(self, query: str):
+        """The embedding of a query (cached per model)."""
+        return self._query_vector(id(self.store.embedding), query)
+
     def dense(self, query: str, k: int = POOL, filters: Filters = Filters()) -> list[tuple[str, float]]:
-        return self.dense_by_vector(self._query_vector(id(self.store.embedding), query), k, filters)
+        return self.dense_by_vector(self.query_vector(query), k, filters)
 
     def dense_by_vector(self, vector, k: int = POOL, filters: Filters = Filters()) -> list[tuple[str, float]]:
         from llama_index.core.vector_stores.types import (MetadataFilter, MetadataFilters,

@@ -309,6 +309,13 @@ class Store:
             out.update({r["chunk_id"]: r for r in self.db.execute(q, part)})
         return out
 
+    def chunk_vectors(self, chunk_ids: list[str]) -> dict[str, list[float]]:
+        """The stored embedding of each chunk, by id (those Chroma holds)."""
+        if not chunk_ids:
+            return {}
+        got = self.vectors._collection.get(ids=list(dict.fromkeys(chunk_ids)), include=["embeddings"])
+        return dict(zip(got["ids"], got["embeddings"]))
+
     def stats(self) -> dict:
         docs, chunks = self.db.execute(
             "SELECT COUNT(*), COALESCE(SUM(n_chunks), 0) FROM documents").fetchone()
