@@ -193,6 +193,8 @@ def drafts_table(kb, c: Collection, base: params.Params, with_previous: bool = F
     expect = read_expect(c.expect)
     codes = [code for code in expect if code in {x.code for x in kb.catalogue.criteria()}]
     out = {}
+    if c.example_is_own:        # as in criteria_table: never ask with corpus/'s own answer key
+        base = base.with_values(**{"evidence.weight_example": 0.0})
     for point in _grid(PREVIOUS_DRAFT_GRID if with_previous else DRAFT_GRID):
         p = base.with_values(**point).with_values(**{"abstain.below": -1.0, "abstain.weak_support": -1.0})
         rows = []
