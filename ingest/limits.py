@@ -6,6 +6,10 @@ it in memory. The archive's central directory states every member's size before 
 is inflated, and Python's zipfile never inflates a member past its stated size, so checking
 the directory bounds what the parsers can be made to read.
 
+The text a file yields is bounded too, before the costly steps: its characters and its
+longest line before sentence splitting, its number of passages before embedding (a small
+DOCX of a million empty-ish paragraphs, a one-line 20 MB text, a 200,000-row CSV).
+
 Each limit is a setting (environment variable in brackets); the message names the file, the
 figure found and the limit, in Thai with the English beside it.
 """
@@ -25,6 +29,9 @@ class Limits:
     max_unzipped_mb: float = 300.0      # all members of an archive, inflated [KB_MAX_UNZIPPED_MB]
     max_ratio: float = 200.0            # inflated / compressed, over the archive [KB_MAX_ZIP_RATIO]
     max_members: int = 20_000           # members of an archive [KB_MAX_ZIP_MEMBERS]
+    max_chars: int = 5_000_000          # characters of text extracted from one file [KB_MAX_CHARS]
+    max_line_chars: int = 200_000       # characters in one line or paragraph [KB_MAX_LINE_CHARS]
+    max_chunks: int = 5_000             # passages (each one embedding) per file [KB_MAX_CHUNKS]
 
     @classmethod
     def from_env(cls) -> "Limits":
@@ -32,7 +39,10 @@ class Limits:
         return cls(max_file_mb=float(env.get("KB_MAX_FILE_MB", cls.max_file_mb)),
                    max_unzipped_mb=float(env.get("KB_MAX_UNZIPPED_MB", cls.max_unzipped_mb)),
                    max_ratio=float(env.get("KB_MAX_ZIP_RATIO", cls.max_ratio)),
-                   max_members=int(env.get("KB_MAX_ZIP_MEMBERS", cls.max_members)))
+                   max_members=int(env.get("KB_MAX_ZIP_MEMBERS", cls.max_members)),
+                   max_chars=int(env.get("KB_MAX_CHARS", cls.max_chars)),
+                   max_line_chars=int(env.get("KB_MAX_LINE_CHARS", cls.max_line_chars)),
+                   max_chunks=int(env.get("KB_MAX_CHUNKS", cls.max_chunks)))
 
 
 # A small archive may compress far better than any ratio (a sheet of one repeated value):
@@ -73,3 +83,24 @@ def check_archive(path: Path, limits: Limits) -> None:
         raise LimitExceeded(
             f"อัตราการบีบอัด {inflated / packed:,.0f} เท่า ผิดปกติ (เกิน {limits.max_ratio:g} เท่า) ไม่ได้นำเข้า "
             f"(compression ratio {inflated / packed:,.0f}:1 is over {limits.max_ratio:g}:1: possibly a zip bomb)")
+
+
+def check_text(texts: list[str], limits: Limits) -> None:
+    """The extracted text of a file, before it is split into sentences."""
+    total = sum(len(t) for t in texts)
+    if total > limits.max_chars:
+        raise LimitExceeded(f"ข้อความในไฟล์ยาว {total:,} ตัวอักษร เกินขีดจำกัด {limits.max_chars:,} ตัวอักษร "
+                            f"(text of {total:,} characters, over the {limits.max_chars:,} limit)")
+    longest = max((len(line) for t in texts for line in t.split("\n")), default=0)
+    if longest > limits.max_line_chars:
+        raise LimitExceeded(f"มีบรรทัดยาว {longest:,} ตัวอักษรโดยไม่ขึ้นบรรทัดใหม่ เกินขีดจำกัด "
+                            f"{limits.max_line_chars:,} ตัวอักษร (a line of {longest:,} characters, over "
+                            f"the {limits.max_line_chars:,} limit)")
+
+
+def check_chunks(n: int, limits: Limits) -> None:
+    """The number of passages a file makes, before any is embedded."""
+    if n > limits.max_chunks:
+        raise LimitExceeded(f"ไฟล์นี้แบ่งได้ {n:,} ส่วนข้อความ เกินขีดจำกัด {limits.max_chunks:,} ส่วน "
+                            f"แบ่งไฟล์ให้เล็กลงหรือปรับ KB_MAX_CHUNKS (makes {n:,} passages, over the "
+                            f"{limits.max_chunks:,} limit)")

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from ingest.chunker import chunk_file
+from ingest.limits import LimitExceeded, Limits, check_chunks, check_text
 from ingest.loaders import SUPPORTED, LoadError, load
 from kb import thai
 from kb.store import Document, Store, StoreError
@@ -56,13 +57,19 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
-def build_document(path: Path, store: Store, digest: str) -> Document:
-    loaded = load(path)
+def build_document(path: Path, store: Store, digest: str, limits: Limits | None = None) -> Document:
+    limits = limits or Limits.from_env()
+    loaded = load(path, limits)
     # PDF text needs repair (split sara am, spaced words, legacy glyphs); other formats
     # only need normalising.
     clean = thai.repair_pdf_text if path.suffix.lower() == ".pdf" else thai.normalize
     emb = store.embedding
-    chunks = chunk_file(loaded, emb.token_count, store.settings.chunk_tokens, clean)
+    try:
+        check_text([s.text for s in loaded.sections], limits)
+        chunks = chunk_file(loaded, emb.token_count, store.settings.chunk_tokens, clean)
+        check_chunks(len(chunks), limits)
+    except LimitExceeded as exc:
+        raise LoadError(path, str(exc)) from None
     if not chunks:
         raise LoadError(path, "no text found to index")
     for c in chunks:

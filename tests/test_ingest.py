@@ -100,3 +100,28 @@ def test_table_chunks_cite_their_own_rows(kb):
     assert chunks[0].rows[0] == 2 and chunks[-1].rows[1] == 41
     for c in chunks:
         assert c.rows[1] - c.rows[0] + 1 == len(c.text.splitlines())
+
+
+def test_files_over_the_text_limits_are_refused_before_splitting_or_embedding(kb, docs, tmp_path,
+                                                                               monkeypatch):
+    kb.ingest([docs], progress=False)
+    before = kb.store.stats()
+    big = tmp_path / "big"
+    big.mkdir()
+    (big / "one-line.txt").write_text("ก" * 300_000, encoding="utf-8")              # no line break
+    (big / "register.csv").write_text("เลขที่,เรื่อง\n" + "".join(f"{i},คำร้องที่ {i}\n" for i in range(3000)),
+                                      encoding="utf-8")
+    (big / "fine.txt").write_text("รายงานผลการสำรวจความพึงพอใจ ร้อยละ 91.5", encoding="utf-8")
+    monkeypatch.setenv("KB_MAX_CHUNKS", "50")
+    embedded = []
+    model = type(kb.store.embedding)
+    real = model.embed_array
+    monkeypatch.setattr(model, "embed_array", lambda self, texts: embedded.append(len(texts)) or real(self, texts))
+    s = kb.ingest([big], progress=False)
+    assert s.ingested == 1 and len(s.errors) == 2
+    line = next(e for e in s.errors if e.startswith("one-line.txt: "))
+    assert "300,000" in line and "เกินขีดจำกัด" in line
+    rows = next(e for e in s.errors if e.startswith("register.csv: "))
+    assert "KB_MAX_CHUNKS" in rows and "over the 50 limit" in rows
+    assert sum(embedded) < 50                  # only fine.txt was embedded
+    assert kb.store.stats()["documents"] == before["documents"] + 1

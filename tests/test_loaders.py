@@ -524,9 +524,10 @@ def test_zip_bomb_is_refused_from_its_directory_before_parsing(tmp_path):
     assert_load_error(bomb, "เกินขีดจำกัด 300 MB", "zip bomb")
     # in a fresh process: refused from the directory, so its peak memory stays far below
     # the 400 MB the archive declares
-    probe = ("import resource, sys; from ingest.loaders import load, LoadError\n"
+    # VmHWM: the peak of this process's own memory (ru_maxrss would carry the parent's across exec)
+    probe = ("import re, sys; from ingest.loaders import load, LoadError\n"
              "try: load(sys.argv[1])\nexcept LoadError as e: print(e)\n"
-             "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+             "print(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1))")
     out = subprocess.run([sys.executable, "-c", probe, str(bomb)], capture_output=True, text=True,
                          timeout=120, check=True, cwd=Path(__file__).resolve().parents[1]).stdout.splitlines()
     assert out[0].startswith("รายงาน.docx: ")
