@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from kb import params, thai
+from kb import params, scoring, thai
 
 # Every tuned value (counts, caps, weights, abstention thresholds) is in kb/data/params.toml,
 # read through kb.params; see there for what each does and how it was chosen.
@@ -409,7 +409,6 @@ def should_abstain(support: float, closeness: float | None, model: str, cands=()
     and the embedding model's closeness: a near miss shares some words but no passage comes
     close in meaning, so weak support *and* low closeness abstain too. Cosine scales differ
     between models, so the floor is per model; a model without one abstains on support alone."""
-    from kb import scoring
     p = params.active().abstain
     floor = p.closeness_floor.get(model)
     gap = scoring.gap_probability(scoring.abstain_features(support, closeness, floor, cands))
