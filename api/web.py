@@ -144,7 +144,8 @@ def _criterion_context(request: Request, aid: int, code: str) -> dict:
     crit = c.catalogue.get(code)
     latest = state["versions"][-1] if state["versions"] else None
     return {"aid": aid, "code": code, "criterion": crit, "state": state, "latest": latest,
-            "view": workflow.draft_view(latest) if latest else [],
+            "view": workflow.draft_view(latest, c.db.confirmed_flags(aid, code, latest["version"])
+                                        if latest and latest.get("approved_by") else None) if latest else [],
             "assessment": c.db.assessment(aid), "previous": _previous_answer(c, aid, code, state),
             "users": c.db.users() if auth.can(request.state.user["role"], "owner.assign") else [],
             "history": c.db.audit(aid, code, limit=30)}

@@ -653,6 +653,17 @@ class ReviewDB:
                 s.delete(u)
             self._audit(s, user_id, "document.delete", path=path)
 
+    def confirmed_flags(self, assessment_id: int, code: str, version: int) -> list[dict]:
+        """The flagged sentences an approver of this version confirmed, with the reason and who."""
+        with self.Session() as s:
+            names = self.user_names(s)
+            for e in s.scalars(select(AuditEvent).where(
+                    AuditEvent.assessment_id == assessment_id, AuditEvent.code == code,
+                    AuditEvent.action == "draft.approve").order_by(AuditEvent.id.desc())):
+                if (e.detail or {}).get("version") == version:
+                    return [{**f, "by": names.get(e.user_id)} for f in e.detail.get("confirmed_flags", [])]
+        return []
+
     def audit(self, assessment_id: int | None = None, code: str | None = None, limit: int = 200) -> list[dict]:
         with self.Session() as s:
             names = self.user_names(s)

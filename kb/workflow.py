@@ -129,12 +129,14 @@ def verify_text(text: str, sources: list[dict]) -> list[dict]:
     return out
 
 
-def draft_view(version: dict) -> list[dict]:
+def draft_view(version: dict, confirmed: list[dict] | None = None) -> list[dict]:
     """The narrative line by line for display: each piece with its citations and, for claims,
-    the verifier's verdict and problems. Structure lines (kind heading or note: the form's
-    words, placeholders) have verdict None."""
+    the verifier's verdict and problems, and the approver's confirmation of a flagged one
+    (`confirmed`: kb.review.ReviewDB.confirmed_flags). Structure lines (kind heading or note:
+    the form's words, placeholders) have verdict None."""
     from kb.verify import citations_in
     by_claim = {_bare(s["text"]): s for s in version.get("sentences", [])}
+    confirmations = {_bare(f.get("text", "")): f for f in confirmed or []}
     view = []
     for piece, indented in _pieces(version.get("text", "")):
         checked = by_claim.get(_bare(piece))
@@ -143,7 +145,8 @@ def draft_view(version: dict) -> list[dict]:
             "note" if _bare(piece).startswith("(") else "heading"
         view.append({"text": shown, "citations": citations_in(piece), "indented": indented, "kind": kind,
                      "verdict": checked["verdict"] if checked else None,
-                     "problems": checked["problems"] if checked else []})
+                     "problems": checked["problems"] if checked else [],
+                     "confirmed": confirmations.get(_bare(piece)) if checked else None})
     return view
 
 

@@ -117,6 +117,7 @@ def test_draft_fragments_conflict_and_approval(app):
     approved = reviewer.post("/a/1/c/1.3.1/approve", headers=rh,
                              data={"version": 2, "flag": flags, "reason": ["ตรวจกับต้นฉบับแล้ว"] * len(flags)})
     assert approved.status_code == 200 and "อนุมัติโดย reviewer" in approved.text
+    assert "✓ ยืนยันโดย reviewer: ตรวจกับต้นฉบับแล้ว" in approved.text     # beside the flag it confirms
     side = reviewer.post("/a/1/c/1.3.1/comments", headers=rh, data={"text": "เรียบร้อยดี"})
     assert "เรียบร้อยดี" in side.text
     side = reviewer.post("/a/1/c/1.3.1/owner", headers=rh, data={"owner": "editor"})

@@ -166,6 +166,7 @@ def test_reviewer_does_the_whole_job_in_the_browser(server, tmp_path):
         other.click("#approve")
         expect(other.locator("#draft-card .pill")).to_have_text("อนุมัติแล้ว")
         expect(other.locator(".version-line")).to_contain_text("อนุมัติโดย wichai")
+        expect(other.locator("#draft-view .confirmed")).to_contain_text("ตรวจกับทะเบียนคำร้องฉบับจริงแล้ว")
         other.evaluate("window.scrollTo(0, 0)")
         shot(other, "05-criterion-approved")
         other.close()

@@ -167,3 +167,7 @@ def test_approval_only_in_review_never_of_ones_own_edit_and_flags_confirmed_with
     assert [(c["sentence"], c["reason"]) for c in event["detail"]["confirmed_flags"]] == \
         [(1, "ตรวจกับทะเบียนแล้ว"), (2, "เป็นข้อความนำ")]
     assert "99,999" in event["detail"]["confirmed_flags"][0]["problems"][0]
+    shown = db.confirmed_flags(aid, "1.1.1", 1)
+    assert [(f["text"], f["reason"], f["by"]) for f in shown] == \
+        [("ผู้ใช้ 99,999 ราย", "ตรวจกับทะเบียนแล้ว", "rv2"), ("ไม่มีแหล่ง", "เป็นข้อความนำ", "rv2")]
+    assert db.confirmed_flags(aid, "1.1.1", 2) == []
