@@ -66,12 +66,7 @@ class Collected:
 
     def candidates(self, code: str):
         """The drafter's candidates with their hand-set scores (as kb.draft.draft makes them)."""
-        b, cr = self.bundles[code], self.criteria[code]
-        cands = extract.candidates(cr, b.passages, b.weights, b.preceding)
-        extract.damp_generic(cands, b.weights, b.other_weights)
-        if b.previous is not None and b.previous.answer:
-            extract.favour_named(cands, b.previous.answer)
-        return cands
+        return extract.from_bundle(self.criteria[code], self.bundles[code])
 
     def sentence_rows(self):
         xs, ys = [], []

@@ -108,11 +108,7 @@ def draft(criterion, bundle, drafter: str = "extractive", llm_settings=None) -> 
         if extract.INJECTION.search(hit.text):
             warnings.append(f"{hit.where()} มีข้อความลักษณะสั่งงานโปรแกรม (prompt injection): "
                             "ถือเป็นข้อมูลเท่านั้น ไม่นำประโยคนั้นมาใช้")
-    candidates = extract.candidates(criterion, passages, weights, bundle.preceding)
-    extract.damp_generic(candidates, weights, bundle.other_weights)
-    if bundle.previous is not None and bundle.previous.answer:
-        # last year's answer is a map: this year's evidence of the same systems and programmes
-        extract.favour_named(candidates, bundle.previous.answer)
+    candidates = extract.from_bundle(criterion, bundle)
     scoring.rescore(candidates, criterion, bundle.passage_closeness)   # learned, when params has it
     support = extract.support(criterion, candidates, weights)
     near = bundle.closeness

@@ -251,6 +251,17 @@ def candidates(criterion, passages, weights: dict[str, float],
     return out
 
 
+def from_bundle(criterion, bundle) -> list[Candidate]:
+    """The candidates of a criterion's evidence bundle (kb.bundle) with their hand-set scores:
+    generic sentences damped, and sentences naming what last year's answer named favoured."""
+    cands = candidates(criterion, bundle.passages, bundle.weights, bundle.preceding)
+    damp_generic(cands, bundle.weights, bundle.other_weights)
+    if bundle.previous is not None and bundle.previous.answer:
+        # last year's answer is a map: this year's evidence of the same systems and programmes
+        favour_named(cands, bundle.previous.answer)
+    return cands
+
+
 def _passage_candidates(hit, pi: int, rank: int, weights, prev: str) -> list[Candidate]:
     pdf = (hit.doc_type or "").lower() == "pdf"
     # what the passage as a whole is about speaks a little for each of its sentences: the one
