@@ -214,3 +214,62 @@ def criteria_tree(catalogue, db: ReviewDB, assessment_id: int) -> dict:
                            "progress": progress(in_cat)})
     return {"assessment": db.assessment(assessment_id), "categories": categories,
             "progress": progress(every)}
+
+
+# --- history, as people read it ---------------------------------------------------------------
+
+# Every action kb.review and kb.auth write to the audit log (tests/test_api_web.py checks that
+# none is missing), as a Thai officer would say it. The codes stay in the database and the API.
+AUDIT_TH = {
+    "assessment.create": "สร้างแบบประเมิน",
+    "status.change": "เปลี่ยนสถานะ",
+    "evidence.suggest": "ค้นหาหลักฐานที่แนะนำ",
+    "evidence.accepted": "ยอมรับหลักฐาน",
+    "evidence.rejected": "ปฏิเสธหลักฐาน",
+    "evidence.suggested": "ยกเลิกการตัดสินหลักฐาน",
+    "draft.generated": "สร้างร่างคำตอบอัตโนมัติ",
+    "draft.edited": "แก้ไขร่างคำตอบ",
+    "draft.conflict": "บันทึกร่างไม่สำเร็จ เพราะมีผู้แก้ไขก่อน",
+    "draft.take_up": "นำร่างใหม่มาแก้ไขต่อ",
+    "draft.approve": "อนุมัติร่างคำตอบ",
+    "review.return": "ส่งกลับแก้ไข",
+    "owner.change": "เปลี่ยนผู้รับผิดชอบ",
+    "comment.add": "เพิ่มความเห็น",
+    "document.upload": "อัปโหลดเอกสาร",
+    "document.delete": "ลบเอกสาร",
+    "user.add": "เพิ่มผู้ใช้",
+    "user.password": "ตั้งรหัสผ่านใหม่",
+    "token.issue": "ออกรหัสเข้าใช้งาน",
+    "token.revoke": "ยกเลิกรหัสเข้าใช้งาน",
+}
+
+# Who wrote a draft version (DraftVersion.drafter), without the engineers' names for drafters.
+DRAFTER_TH = {"extractive": "คัดจากหลักฐาน", "llm": "เขียนด้วยแบบจำลองภาษา", "human": "เขียนโดยผู้ใช้"}
+
+
+def audit_text(event: dict) -> str:
+    """One audit event (kb.review.ReviewDB.audit) as a Thai line: what was done, to what.
+    An action without a label (added later, not yet named here) reads as a generic change
+    rather than as its code."""
+    from kb.review import EVIDENCE_TH, STATUS_TH
+    action, d = event.get("action", ""), event.get("detail") or {}
+    parts = [AUDIT_TH.get(action, "การเปลี่ยนแปลงอื่น")]
+    if d.get("version"):
+        parts.append(f"ฉบับที่ {d['version']}")
+    if action == "draft.generated" and d.get("drafter") in DRAFTER_TH:
+        parts.append(f"({DRAFTER_TH[d['drafter']]})")
+    if action == "status.change":
+        parts.append(f"จาก “{STATUS_TH.get(d.get('before'), d.get('before') or '—')}” "
+                     f"เป็น “{STATUS_TH.get(d.get('after'), d.get('after') or '—')}”")
+    elif action == "owner.change":
+        parts.append(f"เป็น {d.get('after') or 'ไม่ระบุ'}")
+    elif action == "evidence.suggest" and d.get("passages") is not None:
+        parts.append(f"พบ {d['passages']} ช่วงข้อความ")
+    elif action.startswith("evidence.") and d.get("before") in ("accepted", "rejected"):
+        # a decision that overturns an earlier one says so; a first decision needs no "was"
+        parts.append(f"(เดิม: {EVIDENCE_TH[d['before']]})")
+    if d.get("file_name"):
+        parts.append(f"· {d['file_name']}")
+    if action == "review.return" and d.get("note"):
+        parts.append(f"· “{d['note']}”")
+    return " ".join(parts)

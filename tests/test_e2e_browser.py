@@ -1,7 +1,8 @@
 """A reviewer's whole job in a real browser: Playwright driving Debian's Chromium against the app
 served by uvicorn on 127.0.0.1, as `kb serve` serves it.
 
-Screenshots go to tests/artifacts/ (every run) and docs/screenshots/ (the README's pictures).
+Screenshots go to tests/artifacts/ (every run) and docs/screenshots/ (the README's pictures);
+08- and 09- are a phone's 390 px.
 """
 from __future__ import annotations
 
@@ -119,8 +120,13 @@ def test_reviewer_does_the_whole_job_in_the_browser(server, tmp_path):
         assert "efiling-policy-2564.md" in cards.first.inner_text()
         expect(page.locator(f"#{first} mark")).not_to_have_count(0)           # the best sentence, highlighted
         page.locator(f"#{first} input[name=note]").fill("ตรงประเด็น")
-        page.locator(f"#{first}").get_by_role("button", name="ยอมรับ").click()
+        # by keyboard: after the card is replaced, focus stays on it (not at the top of the page)
+        page.locator(f"#{first}").get_by_role("button", name="ยอมรับ").focus()
+        page.keyboard.press("Enter")
         expect(page.locator(f"#{first}")).to_have_class("card evidence-card accepted")
+        expect(page.locator(f"#{first}")).to_be_focused()
+        page.keyboard.press("Tab")
+        assert page.evaluate(f"document.activeElement.closest('#{first}') !== null"), "Tab left the card"
         canteen = page.locator("article.evidence-card", has_text="canteen-menu.html")
         canteen_id = canteen.get_attribute("id")
         canteen.get_by_role("button", name="ปฏิเสธ").click()
@@ -188,6 +194,27 @@ def test_reviewer_does_the_whole_job_in_the_browser(server, tmp_path):
         expect(page.locator("#heatmap tbody tr")).to_have_count(24)
         expect(page.locator("#gaps tbody tr").last).to_contain_text("1.3.1")
         shot(page, "07-coverage")
+
+        # a phone, 390 px wide: the menu wraps so every entry is on screen, no page scrolls
+        # sideways, and the skip link is the first thing Tab reaches
+        page.set_viewport_size({"width": 390, "height": 844})
+        for path in ("/", "/a/1/c/1.3.1", "/documents", "/a/1/coverage", "/search?q=e-Filing"):
+            page.goto(url + path)
+            scroll, inner = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+            assert scroll <= inner, f"{path} scrolls sideways at 390 px: {scroll} > {inner}"
+            entries = page.locator(".topbar nav a, .topbar input[type=search], .topbar .who button")
+            assert entries.count() >= 5, path           # three or four links, search, log out
+            for entry in entries.all():
+                box = entry.bounding_box()
+                assert box and 0 <= box["x"] and box["x"] + box["width"] <= inner, (path, entry.inner_text())
+        shot(page, "08-phone-search-menu")
+        page.goto(url + "/a/1/c/1.3.1")
+        page.keyboard.press("Tab")
+        expect(page.locator(".skip-link")).to_be_focused()
+        shot(page, "09-phone-skip-link")
+        page.keyboard.press("Enter")
+        expect(page.locator("main#main")).to_be_focused()
+        page.set_viewport_size({"width": 1360, "height": 860})
 
         # export the completed form
         page.goto(url + "/")
