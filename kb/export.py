@@ -1,7 +1,9 @@
 """The completed แบบฟอร์มที่ 3: DOCX in the form's own layout, Markdown and JSON.
 
 All three are rendered from one dict (`form_data`), so they cannot disagree. A criterion is
-ticked (☑) only when its status is approved, and its narrative is the approved version's text.
+ticked (☑) only when a version of it was approved, and its narrative is the last approved
+version's text: a newer draft (generated, edited or in review) does not replace it until it is
+approved itself (`ReviewDB.approved_answers`).
 Drafts that are not approved are left out unless asked for (`include_drafts`), marked as such:
 the form is what the agency hands in, not a work in progress.
 

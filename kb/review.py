@@ -372,9 +372,13 @@ class ReviewDB:
                                  .order_by(DraftVersion.version)).all()
             comments = s.scalars(select(Comment).where(Comment.assessment_id == assessment_id,
                                                        Comment.code == code).order_by(Comment.id)).all()
+            approved = _last_approved(versions)
             return {
                 "code": code,
                 "status": st.status if st else "not_started",
+                # The answer the form exports: the last approved version, even while a newer
+                # draft is being worked on (None until something is approved).
+                "approved_version": approved.version if approved else None,
                 "owner": names.get(st.owner_id) if st else None,
                 "suggested_generation": st.suggested_generation if st else None,
                 "evidence": [_link_dict(link, names) for link in links],
@@ -484,8 +488,14 @@ class ReviewDB:
                                  abstained=abstained, warnings=warnings or [],
                                  previous_answer=previous_answer)
                 s.add(v)
-                if st.status in ("not_started", "approved", "in_review"):
-                    # a changed text is no longer the text that was approved or sent for review
+                if st.status == "approved" and kind == "generated":
+                    # A machine draft is a proposal beside the approved answer, not a change to
+                    # it: the criterion stays approved until someone takes the draft up (take_up).
+                    pass
+                elif st.status in ("not_started", "approved", "in_review"):
+                    # a changed text is no longer the text that was sent for review; an edit of an
+                    # approved answer starts a new cycle (the approved version stays the answer
+                    # until another is approved: approved_answers)
                     self._set_status(s, st, "drafting", user_id)
                 self._audit(s, user_id, f"draft.{kind}", assessment_id, code, version=v.version,
                             base_version=base_version, drafter=drafter, text=text)
@@ -510,12 +520,35 @@ class ReviewDB:
     def submit(self, assessment_id: int, code: str, user_id: int) -> dict:
         with self.Session.begin() as s:
             st = self._state(s, assessment_id, code)
-            if self._latest(s, assessment_id, code) is None:
+            latest = self._latest(s, assessment_id, code)
+            if latest is None:
                 raise Invalid("ยังไม่มีร่างคำตอบให้ส่งตรวจ")
             if st.status == "approved":
+                if latest.approved_at is None:
+                    raise Invalid(f"เกณฑ์นี้อนุมัติแล้ว ร่างฉบับที่ {latest.version} ยังไม่แทนคำตอบที่อนุมัติ: "
+                                  "กด “ใช้ร่างนี้แก้ไขต่อ” ก่อนส่งตรวจ")
                 raise Invalid("เกณฑ์นี้อนุมัติแล้ว")
             self._set_status(s, st, "in_review", user_id)
             return {"code": code, "status": st.status}
+
+    def take_up(self, assessment_id: int, code: str, version: int, user_id: int) -> dict:
+        """Start the review cycle again from a machine draft that sits beside an approved answer
+        (add_version leaves such a criterion approved). Only the status changes: the approved
+        version stays the exported answer until the new one is submitted and approved."""
+        with self.Session.begin() as s:
+            st = self._state(s, assessment_id, code)
+            latest = self._latest(s, assessment_id, code)
+            if latest is None:
+                raise Invalid("ยังไม่มีร่างคำตอบ")
+            if latest.version != version:
+                raise Conflict(f"ร่างมีฉบับใหม่กว่า (ฉบับที่ {latest.version}) กรุณาอ่านฉบับล่าสุดก่อน",
+                               {"current_version": latest.version,
+                                "current": _version_dict(latest, self.user_names(s))})
+            if st.status != "approved" or latest.approved_at is not None:
+                raise Invalid("ไม่มีร่างใหม่ที่รออยู่ข้างคำตอบที่อนุมัติแล้ว: ร่างล่าสุดอยู่ในขั้นตอนแก้ไขตามปกติ")
+            self._set_status(s, st, "drafting", user_id)
+            self._audit(s, user_id, "draft.take_up", assessment_id, code, version=version)
+            return {"code": code, "status": st.status, "version": version}
 
     def approve(self, assessment_id: int, code: str, version: int, user_id: int, note: str = "",
                 confirmations: dict[int, str] | None = None) -> dict:
@@ -593,17 +626,18 @@ class ReviewDB:
                     "created_at": _iso(c.created_at)}
 
     def approved_answers(self, assessment_id: int) -> dict[str, dict]:
-        """code → the approved version, for criteria whose status is approved (the form's ☑)."""
+        """code → the last approved version (the form's ☑), whatever the criterion's status.
+
+        Not filtered by status on purpose: a new machine draft, an edit, a send-back or a draft
+        in review are work on the *next* answer; until that one is approved, the answer handed
+        in is still the one a reviewer approved, and the form must not lose it."""
         with self.Session() as s:
             names = self.user_names(s)
-            approved = {st.code for st in s.scalars(select(CriterionState).where(
-                CriterionState.assessment_id == assessment_id, CriterionState.status == "approved"))}
             out = {}
             for v in s.scalars(select(DraftVersion).where(DraftVersion.assessment_id == assessment_id,
                                                           DraftVersion.approved_at.is_not(None))
                                .order_by(DraftVersion.version)):
-                if v.code in approved:
-                    out[v.code] = _version_dict(v, names)     # the last approved version wins
+                out[v.code] = _version_dict(v, names)     # the last approved version wins
             return out
 
     def latest_versions(self, assessment_id: int) -> dict[str, dict]:
@@ -680,6 +714,11 @@ class ReviewDB:
 class _Stale(Exception):
     def __init__(self, latest: int, current: dict | None):
         self.latest, self.current = latest, current
+
+
+def _last_approved(versions: list[DraftVersion]) -> DraftVersion | None:
+    """The approved answer among a criterion's versions (in version order), as approved_answers picks it."""
+    return next((v for v in reversed(versions) if v.approved_at is not None), None)
 
 
 def flagged_sentences(sentences: list) -> list[int]:

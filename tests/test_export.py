@@ -121,6 +121,25 @@ def test_markdown_and_json_say_the_same(filled):
         export.render(data, "pdf")
 
 
+def test_a_newer_draft_never_drops_the_approved_answer(filled):
+    """1.3.1 gets a new machine draft, 4.4.1 an edit being reviewed: both stay ticked with the
+    approved text, with or without drafts (an approved answer beats a newer draft)."""
+    cat, db, aid = filled
+    ed = next(u for u in db.users() if u["name"] == "ed")
+    db.add_version(aid, "1.3.1", ed["id"], kind="generated", text="ร่างใหม่จากระบบ [1]", sources=SOURCES,
+                   sentences=[])
+    db.add_version(aid, "4.4.1", ed["id"], kind="edited", text="ฉบับแก้ที่ยังไม่อนุมัติ", sources=[],
+                   sentences=[], base_version=1, check_base=True)
+    db.submit(aid, "4.4.1", ed["id"])
+    for include_drafts in (False, True):
+        data = export.form_data(cat, db, aid, include_drafts=include_drafts)
+        md = export.to_markdown(data)
+        assert "- ☑ **1.3.1**" in md and "- ☑ **4.4.1**" in md, include_drafts
+        assert "ผู้รับบริการเดือนตุลาคม 4,120 ราย" in md and "สถิติคิวรายเดือน" in md
+        assert "ร่างใหม่จากระบบ" not in md and "ฉบับแก้ที่ยังไม่อนุมัติ" not in md
+        assert data["summary"]["approved"] == 2
+
+
 def test_empty_assessment_exports_all_unticked(tmp_path):
     db = ReviewDB(f"sqlite:///{tmp_path / 'r.sqlite'}")
     a = db.create_assessment("กรมว่าง", 2567)

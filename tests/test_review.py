@@ -105,10 +105,12 @@ def test_versions_conflicts_approval_and_audit(db):
     assert state["status"] == "approved" and state["versions"][-1]["approved_by"] == "rv"
     assert state["comments"][0]["text"] == "เรียบร้อย"
     assert db.approved_answers(aid)["2.1.1"]["text"] == "ฉบับสอง"
-    # editing an approved answer makes it a draft again: the form must not tick unapproved text
+    # editing an approved answer makes it a draft again, but the form never ticks unapproved
+    # text: it keeps the approved version until the new one is approved
     db.add_version(aid, "2.1.1", ed["id"], kind="edited", text="ฉบับสาม", sources=[], sentences=[],
                    base_version=2, check_base=True)
-    assert db.criterion(aid, "2.1.1")["status"] == "drafting" and "2.1.1" not in db.approved_answers(aid)
+    assert db.criterion(aid, "2.1.1")["status"] == "drafting"
+    assert db.approved_answers(aid)["2.1.1"]["text"] == "ฉบับสอง"
     db.set_owner(aid, "2.1.1", "ed", rv["id"])
     db.send_back(aid, "2.1.1", rv["id"], note="เพิ่มตัวเลข")
     assert db.overview(aid)["2.1.1"]["owner"] == "ed"
@@ -171,3 +173,68 @@ def test_approval_only_in_review_never_of_ones_own_edit_and_flags_confirmed_with
     assert [(f["text"], f["reason"], f["by"]) for f in shown] == \
         [("ผู้ใช้ 99,999 ราย", "ตรวจกับทะเบียนแล้ว", "rv2"), ("ไม่มีแหล่ง", "เป็นข้อความนำ", "rv2")]
     assert db.confirmed_flags(aid, "1.1.1", 2) == []
+
+
+def _approved(db, aid, ed, rv, code="1.3.1", text="คำตอบที่อนุมัติ"):
+    """A criterion whose version 1 (ed's edit) was approved by rv."""
+    db.add_version(aid, code, ed["id"], kind="edited", text=text, sources=[], sentences=[])
+    db.submit(aid, code, ed["id"])
+    db.approve(aid, code, 1, rv["id"])
+    return db.criterion(aid, code)["versions"][0]
+
+
+def test_a_new_machine_draft_never_replaces_the_approved_answer(db):
+    aid = db.create_assessment("กรมตัวอย่าง", 2566)["id"]
+    ed = auth.add_user(db, "ed", "editor-pass", "editor")
+    rv = auth.add_user(db, "rv", "reviewer-pass", "reviewer")
+    v1 = _approved(db, aid, ed, rv)
+    v2 = db.add_version(aid, "1.3.1", ed["id"], kind="generated", text="ร่างใหม่จากระบบ [1]",
+                        sources=[], sentences=[], drafter="extractive")
+    state = db.criterion(aid, "1.3.1")
+    # the draft is a new version beside the answer: still approved, version 1 still the answer
+    assert v2["version"] == 2 and [v["version"] for v in state["versions"]] == [1, 2]
+    assert state["status"] == "approved" and state["approved_version"] == 1
+    assert db.approved_answers(aid)["1.3.1"]["text"] == "คำตอบที่อนุมัติ"
+    with pytest.raises(Invalid, match="ใช้ร่างนี้แก้ไขต่อ"):
+        db.submit(aid, "1.3.1", ed["id"])                     # taking it up is a deliberate step
+    with pytest.raises(Conflict):
+        db.take_up(aid, "1.3.1", 1, ed["id"])                 # only the newer draft can be taken up
+    assert db.take_up(aid, "1.3.1", 2, ed["id"])["status"] == "drafting"
+    with pytest.raises(Invalid):
+        db.take_up(aid, "1.3.1", 2, ed["id"])                 # already in the cycle
+    # while the new draft is worked on and reviewed, the approved answer is what is exported
+    assert db.approved_answers(aid)["1.3.1"]["version"] == 1
+    db.submit(aid, "1.3.1", ed["id"])
+    assert db.approved_answers(aid)["1.3.1"]["version"] == 1
+    db.approve(aid, "1.3.1", 2, rv["id"])
+    state = db.criterion(aid, "1.3.1")
+    assert state["status"] == "approved" and state["approved_version"] == 2
+    assert db.approved_answers(aid)["1.3.1"]["text"] == "ร่างใหม่จากระบบ [1]"
+    assert state["versions"][0] == v1                          # the approved version was never modified
+    actions = [(e["action"], e["detail"].get("version"), e["detail"].get("after"))
+               for e in reversed(db.audit(aid, "1.3.1"))]
+    at = actions.index(("draft.generated", 2, None))
+    # generating changed no status; taking up did, and was audited with the version
+    assert actions[at + 1] == ("status.change", None, "drafting") and actions[at + 2] == ("draft.take_up", 2, None)
+
+
+def test_an_edit_of_an_approved_answer_keeps_it_exported_until_the_next_approval(db):
+    aid = db.create_assessment("กรมตัวอย่าง", 2566)["id"]
+    ed = auth.add_user(db, "ed", "editor-pass", "editor")
+    rv = auth.add_user(db, "rv", "reviewer-pass", "reviewer")
+    rv2 = auth.add_user(db, "rv2", "reviewer-pass", "reviewer")
+    v1 = _approved(db, aid, ed, rv)
+    db.add_version(aid, "1.3.1", rv["id"], kind="edited", text="ฉบับแก้ของผู้ตรวจ", sources=[], sentences=[],
+                   base_version=1, check_base=True)
+    state = db.criterion(aid, "1.3.1")
+    assert state["status"] == "drafting" and state["approved_version"] == 1
+    assert db.approved_answers(aid)["1.3.1"]["text"] == "คำตอบที่อนุมัติ"
+    db.submit(aid, "1.3.1", ed["id"])
+    with pytest.raises(Invalid, match="อนุมัติเองไม่ได้"):
+        db.approve(aid, "1.3.1", 2, rv["id"])                   # the approval rules are unchanged
+    db.send_back(aid, "1.3.1", rv2["id"], note="ยังไม่ครบ")
+    assert db.approved_answers(aid)["1.3.1"]["version"] == 1    # a send-back is not a withdrawal
+    db.submit(aid, "1.3.1", ed["id"])
+    db.approve(aid, "1.3.1", 2, rv2["id"])
+    assert db.approved_answers(aid)["1.3.1"]["text"] == "ฉบับแก้ของผู้ตรวจ"
+    assert db.criterion(aid, "1.3.1")["versions"][0] == v1
