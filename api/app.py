@@ -14,7 +14,9 @@ from typing import Callable
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import Headers
 
+from api import uploads
 from api.context import AppContext, Limits
 from api.jobs import JobRunner
 from api.security import LoginRequired
@@ -74,17 +76,7 @@ def create_app(settings=None, *, kb=None, database: str | None = None, draft_fn:
     app.include_router(rest.router)
     app.include_router(web.router)
 
-    @app.middleware("http")
-    async def upload_size_limit(request: Request, call_next):
-        # Refuse an oversize upload from its Content-Length, before the body is read at all;
-        # api.uploads counts bytes too, for clients that send no length.
-        if request.method == "POST" and request.url.path in ("/api/documents", "/documents/upload"):
-            limit = request.app.state.ctx.limits
-            length = request.headers.get("content-length")
-            allowance = limit.upload_bytes * limit.files_per_upload + 1024 * 1024
-            if length and length.isdigit() and int(length) > allowance:
-                return _error(request, 413, f"ไฟล์ใหญ่เกินกำหนด (ไม่เกิน {limit.upload_bytes // 1024 // 1024} MB ต่อไฟล์)")
-        return await call_next(request)
+    app.add_middleware(UploadBodyCap)
 
     @app.exception_handler(LoginRequired)
     async def to_login(request: Request, exc: LoginRequired):
@@ -104,6 +96,38 @@ def create_app(settings=None, *, kb=None, database: str | None = None, draft_fn:
         return _error(request, exc.status_code, exc.detail, headers=exc.headers)
 
     return app
+
+
+class UploadBodyCap:
+    """Caps the body of an upload request (api.uploads.body_cap): refused from its Content-Length
+    before anything is read, and counted as it arrives for a client that sends no length, so no
+    request can make the server spool more than a full batch. Credentials are checked later, by
+    the route, but still before the body is parsed (api.uploads.received_files)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] not in uploads.PATHS:
+            return await self.app(scope, receive, send)
+        limits = scope["app"].state.ctx.limits
+        cap = uploads.body_cap(limits)
+        message = (f"คำขอใหญ่เกินกำหนด: อัปโหลดได้ครั้งละไม่เกิน {limits.files_per_upload} ไฟล์ "
+                   f"ไฟล์ละไม่เกิน {uploads.human_size(limits.upload_bytes)}")
+        length = Headers(scope=scope).get("content-length", "")
+        if length.isdigit() and int(length) > cap:
+            return await _error(Request(scope), 413, message)(scope, receive, send)
+        received = 0
+
+        async def counted():
+            nonlocal received
+            event = await receive()
+            received += len(event.get("body", b""))
+            if received > cap:
+                raise HTTPException(413, message)     # raised inside the route: the handlers answer
+            return event
+
+        await self.app(scope, counted, send)
 
 
 def _error(request: Request, status: int, message, payload: dict | None = None, headers=None):

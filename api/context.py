@@ -23,7 +23,8 @@ class Limits:
 
     @classmethod
     def from_env(cls) -> "Limits":
-        return cls(upload_bytes=int(float(os.environ.get("KB_UPLOAD_MAX_MB", DEFAULT_UPLOAD_MB)) * 1024 * 1024))
+        return cls(upload_bytes=int(float(os.environ.get("KB_UPLOAD_MAX_MB", DEFAULT_UPLOAD_MB)) * 1024 * 1024),
+                   files_per_upload=int(os.environ.get("KB_UPLOAD_MAX_FILES", cls.files_per_upload)))
 
 
 @dataclass

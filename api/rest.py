@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Depends, File, HTTPException, Query, Request, Response, UploadFile
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, UploadFile
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from api import uploads
@@ -56,6 +57,10 @@ class Approve(BaseModel):
     confirmations: dict[int, str] = Field(
         default_factory=dict,
         description="Sentence index → the approver's reason for accepting a sentence the verifier flagged")
+
+
+class TakeUp(BaseModel):
+    version: int = Field(description="The newer draft (the latest version) to take up")
 
 
 class Note(BaseModel):
@@ -207,7 +212,9 @@ def drafts(aid: int, code: str, request: Request, user=Depends(require("read")))
 @router.post("/assessments/{aid}/criteria/{code}/drafts", status_code=201)
 def generate(aid: int, code: str, request: Request, body: Generate | None = None,
              user=Depends(require("draft.generate"))):
-    """Draft the narrative from the accepted evidence (a new version)."""
+    """Draft the narrative from the accepted evidence (a new version). On an approved criterion
+    the draft sits beside the approved answer, which stays the answer until the draft is taken up
+    (…/take-up), submitted and approved."""
     c = ctx(request)
     return workflow.generate(c.kb, c.db, aid, _code(request, code), user["id"],
                              drafter=body.drafter if body else "extractive", draft_fn=c.draft_fn)
@@ -219,6 +226,13 @@ def edit(aid: int, code: str, body: Edit, request: Request, user=Depends(require
     `base_version`; the response then holds the current version and your text."""
     c = ctx(request)
     return workflow.edit(c.kb, c.db, aid, _code(request, code), user["id"], body.text, body.base_version)
+
+
+@router.post("/assessments/{aid}/criteria/{code}/take-up")
+def take_up(aid: int, code: str, body: TakeUp, request: Request, user=Depends(require("draft.edit"))):
+    """Take up a draft generated beside an approved answer: the criterion goes back to drafting
+    (then submit and approve as usual). The approved version stays the exported answer until then."""
+    return ctx(request).db.take_up(aid, _code(request, code), body.version, user["id"])
 
 
 @router.post("/assessments/{aid}/criteria/{code}/submit")
@@ -271,14 +285,29 @@ def list_documents(request: Request, user=Depends(require("read"))):
     return uploads.documents(ctx(request))
 
 
-@router.post("/documents", status_code=202)
-def upload(request: Request, files: list[UploadFile] = File(description="PDF, DOCX, XLSX, CSV, HTML, TXT, MD"),
-           user=Depends(require("document.upload"))):
-    """Upload documents; ingestion runs as a background job: poll /api/jobs/{id}."""
+# The files are parsed by a dependency, after the credentials (see uploads.received_files), so
+# the form is described to OpenAPI by hand.
+_UPLOAD_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["files"],
+    "properties": {"files": {"type": "array", "items": {"type": "string", "format": "binary"},
+                             "description": "PDF, DOCX, XLSX, CSV, HTML, TXT, MD"}}}}}}}
+
+
+@router.post("/documents", status_code=202, openapi_extra=_UPLOAD_BODY)
+def upload(request: Request, files: list[UploadFile] = Depends(uploads.received_files),
+           user=Depends(uploads.may_upload)):
+    """Upload documents; each file is accepted or refused on its own (`files`: one entry per
+    file, in order, with `accepted` and, if refused, a Thai `reason`). The accepted ones are
+    ingested as a background job: poll /api/jobs/{id}. 422 when no file was accepted."""
     c = ctx(request)
-    saved = uploads.save(files, c, user)
-    job = uploads.start_ingest(c, saved, user)
-    return {"job": job.to_dict(), "files": saved}
+    outcome = uploads.save(files, c, user)
+    job = uploads.start_ingest(c, outcome, user)
+    body = {"job": job.to_dict() if job else None, "files": outcome,
+            "accepted": sum(f["accepted"] for f in outcome), "refused": sum(not f["accepted"] for f in outcome)}
+    if job is None:
+        return JSONResponse({"detail": f"ไม่ได้รับไฟล์ใดไว้ ({len(outcome)} ไฟล์ถูกปฏิเสธ ดูเหตุผลใน files)", **body},
+                            status_code=422)
+    return body
 
 
 @router.delete("/documents/{doc_id}")

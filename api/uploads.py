@@ -2,20 +2,33 @@
 
 Uploaded files are kept (in <data dir>/uploads) because the store records documents by path:
 re-uploading a file of the same name replaces its earlier version, as re-ingesting does.
+
+Each file of an upload is accepted or refused on its own, with a Thai reason naming it: one
+empty file does not cost the others, and a refused file writes nothing to the upload folder (so
+it never replaces the version already stored). Of more files than the limit, the first ones are
+taken and the rest refused by name: the user sees exactly which to send again.
 """
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import tempfile
 import unicodedata
 from pathlib import Path
+from typing import AsyncIterator
 
-from fastapi import HTTPException, UploadFile
+from fastapi import Depends, HTTPException, Request, UploadFile
+from starlette.datastructures import UploadFile as ParsedFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.context import AppContext
+from api.context import AppContext, Limits
 from api.jobs import Job
+from api.security import require
 
 CHUNK = 1 << 20
+PATHS = ("/api/documents", "/documents/upload")      # the two upload routes (REST, web)
+may_upload = require("document.upload")
 
 
 def allowed_types() -> set[str]:
@@ -31,60 +44,121 @@ def safe_name(name: str) -> str:
     return name[:200] or "upload"
 
 
-def _mb(n: int) -> str:
-    return f"{n / 1024 / 1024:.0f} MB"
+def human_size(n: float) -> str:
+    if n >= 1024 * 1024:
+        return f"{n / 1024 / 1024:.1f}".removesuffix(".0") + " MB"
+    return f"{max(n / 1024, 1):.0f} KB" if n else "0 ไบต์"
 
 
-def check_file(upload: UploadFile, ctx: AppContext) -> str:
-    name = safe_name(upload.filename or "")
+def body_cap(limits: Limits) -> int:
+    """The most an upload request may carry: a full batch of full-size files, plus room for
+    the multipart headers (and a few files past the count, refused by name)."""
+    return limits.upload_bytes * limits.files_per_upload + 1024 * 1024
+
+
+def limits_line(limits: Limits) -> str:
+    return (f"ครั้งละไม่เกิน {limits.files_per_upload} ไฟล์ · ไฟล์ละไม่เกิน {human_size(limits.upload_bytes)} · "
+            f"รองรับ {' '.join(sorted(allowed_types()))}")
+
+
+async def received_files(request: Request, user: dict = Depends(may_upload)) -> AsyncIterator[list[UploadFile]]:
+    """The uploaded files, parsed only after `may_upload` passed. Declared as `File(...)`
+    parameters, FastAPI would parse the body (spooling each part over 1 MB to a temporary
+    file on disk) before any dependency runs, i.e. before an anonymous request gets its 401."""
+    try:
+        form = await request.form()
+    except StarletteHTTPException as exc:
+        if exc.status_code != 400:           # e.g. the 413 of the body cap, already in Thai
+            raise
+        # Starlette's own message is English and names its parser's limits
+        raise HTTPException(400, "อ่านข้อมูลที่อัปโหลดไม่ได้ (รูปแบบ multipart ไม่ถูกต้อง หรือมีไฟล์มากเกินไป) "
+                                 "กรุณาเลือกไฟล์แล้วอัปโหลดใหม่") from None
+    try:
+        yield [f for f in form.getlist("files") if isinstance(f, ParsedFile)]
+    finally:
+        await form.close()
+
+
+def _size(upload: UploadFile) -> int:
+    # measured on the received file itself, whatever the client declared
+    upload.file.seek(0, os.SEEK_END)
+    size = upload.file.tell()
+    upload.file.seek(0)
+    return size
+
+
+def refusal(upload: UploadFile, name: str, position: int, taken: set[str], limits: Limits) -> str | None:
+    """Why this file is not accepted (a Thai sentence naming it), or None."""
+    if position >= limits.files_per_upload:
+        return (f"ไฟล์ {name}: ไม่ได้รับไว้ เพราะอัปโหลดได้ครั้งละไม่เกิน {limits.files_per_upload} ไฟล์ "
+                f"(ไฟล์นี้เป็นลำดับที่ {position + 1}) กรุณาอัปโหลดไฟล์นี้อีกครั้งในรอบถัดไป")
     ext = Path(name).suffix.lower()
-    types = allowed_types()
-    if ext not in types:
-        raise HTTPException(415, f"ไฟล์ {name}: ไม่รองรับชนิดไฟล์ '{ext or 'ไม่มีนามสกุล'}' "
-                                 f"(รองรับ {' '.join(sorted(types))})")
-    return name
+    if ext not in allowed_types():
+        return (f"ไฟล์ {name}: ไม่รองรับชนิดไฟล์ {ext or 'ที่ไม่มีนามสกุล'} "
+                f"(รองรับ {' '.join(sorted(allowed_types()))})")
+    if name in taken:
+        return f"ไฟล์ {name}: ชื่อซ้ำกับไฟล์ก่อนหน้าในการอัปโหลดครั้งนี้ จึงรับไว้เฉพาะไฟล์แรก"
+    size = _size(upload)
+    if size == 0:
+        return f"ไฟล์ {name}: เป็นไฟล์ว่าง (0 ไบต์) ไม่มีเนื้อหาให้นำเข้า"
+    if size > limits.upload_bytes:
+        return f"ไฟล์ {name}: มีขนาด {human_size(size)} เกินขีดจำกัด {human_size(limits.upload_bytes)} ต่อไฟล์"
+    return None
+
+
+def _write(upload: UploadFile, dest: Path) -> None:
+    """Copy to a uniquely named hidden file beside `dest`, then rename it into place: only a
+    complete file ever appears under the real name, and two uploads never share a part file."""
+    fd, part = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            shutil.copyfileobj(upload.file, out, CHUNK)
+        os.replace(part, dest)
+    except BaseException:
+        Path(part).unlink(missing_ok=True)
+        raise
 
 
 def save(uploads: list[UploadFile], ctx: AppContext, user: dict) -> list[dict]:
-    """Check every file first (so one bad file rejects the batch before anything is written),
-    then copy each to the upload folder, counting bytes: a client can lie in Content-Length."""
+    """One entry per file, in the order sent: {"file_name", "accepted": True, "size"} for a
+    file now in the upload folder, {"file_name", "accepted": False, "reason"} for one refused.
+    No server path: the entries go back to the client as they are."""
     if not uploads:
-        raise HTTPException(422, "ไม่ได้เลือกไฟล์")
-    if len(uploads) > ctx.limits.files_per_upload:
-        raise HTTPException(413, f"อัปโหลดได้ครั้งละไม่เกิน {ctx.limits.files_per_upload} ไฟล์")
-    names = [check_file(u, ctx) for u in uploads]
+        raise HTTPException(422, "ไม่ได้เลือกไฟล์ กรุณาเลือกไฟล์ที่จะอัปโหลด")
     ctx.upload_dir.mkdir(parents=True, exist_ok=True)
-    saved = []
-    for upload, name in zip(uploads, names):
-        dest = ctx.upload_dir / name
-        tmp = dest.with_name(f".{name}.part")
-        size = 0
-        with open(tmp, "wb") as out:
-            while block := upload.file.read(CHUNK):
-                size += len(block)
-                if size > ctx.limits.upload_bytes:
-                    out.close()
-                    tmp.unlink(missing_ok=True)
-                    raise HTTPException(413, f"ไฟล์ {name} ใหญ่เกินกำหนด (ไม่เกิน {_mb(ctx.limits.upload_bytes)})")
-                out.write(block)
-        if size == 0:
-            tmp.unlink(missing_ok=True)
-            raise HTTPException(422, f"ไฟล์ {name} ว่างเปล่า")
-        shutil.move(tmp, dest)       # only a complete file ever appears under its real name
-        saved.append({"file_name": name, "path": str(dest.resolve()), "size": size})
-    return saved
+    out, taken = [], set()
+    for position, upload in enumerate(uploads):
+        name = safe_name(upload.filename or "")
+        reason = refusal(upload, name, position, taken, ctx.limits)
+        if reason is None:
+            try:
+                _write(upload, ctx.upload_dir / name)
+            except OSError:
+                # e.g. a full disk; the OS message would name the server's folder
+                reason = f"ไฟล์ {name}: บันทึกลงเครื่องแม่ข่ายไม่สำเร็จ (พื้นที่อาจเต็ม) กรุณาแจ้งผู้ดูแลระบบ"
+        if reason is None:
+            taken.add(name)
+            out.append({"file_name": name, "accepted": True, "size": _size(upload)})
+        else:
+            out.append({"file_name": name, "accepted": False, "reason": reason})
+    return out
 
 
-def start_ingest(ctx: AppContext, saved: list[dict], user: dict) -> Job:
-    """Queue one ingestion job for the saved files; each file's outcome is also recorded in the
-    uploads table, so errors stay on the documents page after the job is forgotten."""
+def start_ingest(ctx: AppContext, saved: list[dict], user: dict) -> Job | None:
+    """Queue one ingestion job for the accepted files (None if there are none); each file's
+    outcome is also recorded in the uploads table, so errors stay on the documents page after
+    the job is forgotten."""
+    saved = [s for s in saved if s["accepted"]]
+    if not saved:
+        return None
     job_id = ctx.jobs.new_id()
-    rows = [ctx.db.add_upload(s["file_name"], s["path"], s["size"], user["id"], job_id) for s in saved]
+    rows = [ctx.db.add_upload(s["file_name"], str((ctx.upload_dir / s["file_name"]).resolve()), s["size"],
+                              user["id"], job_id) for s in saved]
 
     def work(job: Job) -> None:
         for row in rows:
             job.current = row["file_name"]
-            job.message = f"กำลังอ่าน ตัดข้อความ และฝังเวกเตอร์: {row['file_name']}"
+            job.message = f"กำลังอ่านเอกสารและเตรียมให้ค้นหาได้: {row['file_name']}"
             ctx.db.update_upload(row["id"], state="running")
             summary = ctx.kb.ingest([row["path"]], progress=False)
             if summary.errors:

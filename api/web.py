@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlparse
 
-from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
+from fastapi import APIRouter, Depends, Form, HTTPException, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
@@ -18,6 +18,7 @@ from api.rest import export_response, start_suggest_job
 from api.security import SESSION_COOKIE, ctx, page_user, require
 from kb import auth, workflow
 from kb.criteria import shorten
+from kb.thaidate import thai_datetime
 from kb.review import CITATION, EVIDENCE_TH, STATUS_TH, Conflict, Invalid
 
 router = APIRouter(include_in_schema=False)
@@ -44,7 +45,11 @@ templates.env.filters.update(highlight=highlight, pct=pct, shorten=shorten,
                              status_th=lambda s: STATUS_TH.get(s, s),
                              evidence_th=lambda s: EVIDENCE_TH.get(s, s),
                              role_th=lambda r: auth.ROLE_TH.get(r, r),
-                             strip_cites=lambda t: " ".join(CITATION.sub(" ", t or "").split()))
+                             strip_cites=lambda t: " ".join(CITATION.sub(" ", t or "").split()),
+                             # people read Thai dates and Thai names for actions and drafters,
+                             # never the codes the JSON API keeps
+                             thai_datetime=thai_datetime, audit_th=workflow.audit_text,
+                             drafter_th=lambda d: workflow.DRAFTER_TH.get(d, "ระบบ"))
 templates.env.globals.update(can=auth.can, STATUS_TH=STATUS_TH)
 
 
@@ -143,9 +148,17 @@ def _criterion_context(request: Request, aid: int, code: str) -> dict:
     state = c.db.criterion(aid, code)
     crit = c.catalogue.get(code)
     latest = state["versions"][-1] if state["versions"] else None
+    # The approved answer gets its own place on the panel when a newer draft sits beside it, so
+    # the reviewer always sees which text is approved (and exported) and which is newer.
+    answer = next((v for v in state["versions"] if v["version"] == state["approved_version"]), None)
+    if answer is latest:
+        answer = None
     return {"aid": aid, "code": code, "criterion": crit, "state": state, "latest": latest,
             "view": workflow.draft_view(latest, c.db.confirmed_flags(aid, code, latest["version"])
                                         if latest and latest.get("approved_by") else None) if latest else [],
+            "answer": answer,
+            "answer_view": workflow.draft_view(answer, c.db.confirmed_flags(aid, code, answer["version"]))
+            if answer else [],
             "assessment": c.db.assessment(aid), "previous": _previous_answer(c, aid, code, state),
             "users": c.db.users() if auth.can(request.state.user["role"], "owner.assign") else [],
             "history": c.db.audit(aid, code, limit=30)}
@@ -202,6 +215,14 @@ def edit(aid: int, code: str, request: Request, text: str = Form(...), base_vers
         # 409, and the writer's text comes back in the editor, beside the newer version
         return _draft_panel(request, aid, code, status=409, conflict=conflict.payload, message=str(conflict))
     return _draft_panel(request, aid, code)
+
+
+@router.post("/a/{aid}/c/{code}/take-up")
+def take_up(aid: int, code: str, request: Request, version: int = Form(...),
+            user=Depends(require("draft.edit"))):
+    """“ใช้ร่างนี้แก้ไขต่อ”: a machine draft beside the approved answer enters the review cycle."""
+    ctx(request).db.take_up(aid, _code(request, code), version, user["id"])
+    return _draft_panel(request, aid, _code(request, code))
 
 
 @router.post("/a/{aid}/c/{code}/submit")
@@ -271,7 +292,7 @@ def _accept() -> str:
 def documents_page(request: Request, user=Depends(page_user)):
     c = ctx(request)
     return render(request, "documents.html", documents=uploads.documents(c), accept=_accept(),
-                  limit_mb=c.limits.upload_bytes // 1024 // 1024, stats=c.kb.store.stats())
+                  limits=c.limits, limits_line=uploads.limits_line(c.limits), stats=c.kb.store.stats())
 
 
 def _table(request: Request) -> HTMLResponse:
@@ -285,10 +306,16 @@ def documents_table(request: Request, user=Depends(require("read"))):
 
 
 @router.post("/documents/upload")
-def upload(request: Request, files: list[UploadFile] = File(...), user=Depends(require("document.upload"))):
+def upload(request: Request, files: list[UploadFile] = Depends(uploads.received_files),
+           user=Depends(uploads.may_upload)):
+    # 200 even when every file is refused: the fragment is the per-file answer, and htmx
+    # swaps only 2xx responses into the page
     c = ctx(request)
-    job = uploads.start_ingest(c, uploads.save(files, c, user), user)
-    return render(request, "_job.html", job=job.to_dict(), headers={"HX-Trigger": "documents-changed"})
+    outcome = uploads.save(files, c, user)
+    job = uploads.start_ingest(c, outcome, user)
+    return render(request, "_upload_result.html", job=job.to_dict() if job else None,
+                  refused=[f for f in outcome if not f["accepted"]], total=len(outcome),
+                  headers={"HX-Trigger": "documents-changed"} if job else None)
 
 
 @router.post("/documents/{doc_id}/delete")

@@ -242,6 +242,55 @@ def test_export_formats(api):
     assert api.get("/api/assessments/{aid}/export?format=pdf", "viewer").status_code == 422
 
 
+def _exported(api, code: str) -> dict:
+    data = json.loads(api.get("/api/assessments/{aid}/export?format=json", "viewer").text)
+    return next(c for cat in data["categories"] for i in cat["items"] for c in i["criteria"] if c["code"] == code)
+
+
+def _approve(api, version: dict) -> None:
+    flags = {str(i): "ตรวจแล้ว" for i, x in enumerate(version["sentences"]) if x["verdict"] != "supported"}
+    r = api.post("/api/assessments/{aid}/criteria/1.3.1/approve", "reviewer",
+                 json={"version": version["version"], "confirmations": flags})
+    assert r.status_code == 200, r.text
+
+
+def test_generating_on_an_approved_answer_adds_a_draft_beside_it(api):
+    url = "/api/assessments/{aid}/criteria/1.3.1"
+    top = api.get(url + "/evidence", "viewer").json()[0]
+    api.post(f"/api/assessments/{{aid}}/evidence/{top['id']}/accept", "editor")
+    v1 = api.post(url + "/drafts", "editor").json()
+    v2 = api.put(url + "/draft", "editor", json={"text": v1["text"] + "\nข้อความที่ผู้ตรวจอนุมัติ",
+                                                 "base_version": 1}).json()
+    api.post(url + "/submit", "editor")
+    _approve(api, v2)
+    assert _exported(api, "1.3.1")["version"] == 2
+
+    v3 = api.post(url + "/drafts", "editor")
+    assert v3.status_code == 201 and v3.json()["version"] == 3 and v3.json()["kind"] == "generated"
+    state = api.get(url, "viewer").json()
+    assert state["status"] == "approved" and state["approved_version"] == 2 and len(state["versions"]) == 3
+    out = _exported(api, "1.3.1")
+    assert out["approved"] and out["version"] == 2 and "ข้อความที่ผู้ตรวจอนุมัติ" in out["text"]
+    blocked = api.post(url + "/submit", "editor")
+    assert blocked.status_code == 422 and "ใช้ร่างนี้แก้ไขต่อ" in blocked.json()["detail"]
+
+    assert api.post(url + "/take-up", "viewer", json={"version": 3}).status_code == 403
+    stale = api.post(url + "/take-up", "editor", json={"version": 2})
+    assert stale.status_code == 409 and stale.json()["current_version"] == 3
+    taken = api.post(url + "/take-up", "editor", json={"version": 3})
+    assert taken.status_code == 200 and taken.json() == {"code": "1.3.1", "status": "drafting", "version": 3}
+    assert api.post(url + "/take-up", "editor", json={"version": 3}).status_code == 422
+    assert _exported(api, "1.3.1")["version"] == 2          # still the approved answer while in the cycle
+    assert api.post(url + "/submit", "editor").json()["status"] == "in_review"
+    assert _exported(api, "1.3.1")["version"] == 2
+    _approve(api, v3.json())
+    out = _exported(api, "1.3.1")
+    assert out["version"] == 3 and "ข้อความที่ผู้ตรวจอนุมัติ" not in out["text"]
+    state = api.get(url, "viewer").json()
+    assert state["approved_version"] == 3 and state["versions"][1]["approved_by"] == "reviewer"
+    assert "draft.take_up" in {e["action"] for e in api.get("/api/assessments/{aid}/audit?code=1.3.1", "viewer").json()}
+
+
 def test_openapi_docs(api):
     assert api.get("/docs").status_code == 200
     paths = api.get("/openapi.json").json()["paths"]
@@ -254,7 +303,11 @@ def test_openapi_docs(api):
 # --- uploads: their own store, so the shared one stays as the other tests expect ---------------
 
 @pytest.fixture
-def upload_api(kb, database_url):  # noqa: F811
+def upload_api(kb, database_url, monkeypatch):  # noqa: F811
+    # After each ingest the KB scores every document against all 94 criteria (`generality`, for
+    # the evidence ranking): on a fresh store that embeds every criterion's queries, minutes on
+    # a busy machine, and no upload test needs it. Files are still loaded, chunked and embedded.
+    monkeypatch.setattr(kb, "generality", lambda: None)
     app = _app(kb, database_url, limits=Limits(upload_bytes=64 * 1024, files_per_upload=3))
     with TestClient(app) as client:
         make_users(app.state.ctx.db)
@@ -271,24 +324,29 @@ def _wait(api, job_id, timeout=120):
     raise AssertionError(f"job {job_id} did not finish: {job}")
 
 
+def _refused(r) -> dict[str, str]:
+    return {f["file_name"]: f["reason"] for f in r.json()["files"] if not f["accepted"]}
+
+
 def test_upload_limits_ingest_job_list_and_delete(upload_api, docs):
     api = upload_api
     r = api.post("/api/documents", "editor", files={"files": ("virus.exe", b"MZ...", "application/octet-stream")})
-    assert r.status_code == 415 and ".exe" in r.json()["detail"]
+    assert r.status_code == 422 and r.json()["job"] is None and ".exe" in _refused(r)["virus.exe"]
     r = api.post("/api/documents", "editor", files={"files": ("big.txt", b"x" * (64 * 1024 + 1), "text/plain")})
-    assert r.status_code == 413 and "ใหญ่เกิน" in r.json()["detail"]
+    assert r.status_code == 422 and "เกินขีดจำกัด 64 KB" in _refused(r)["big.txt"]
     huge = api.post("/api/documents", "editor", files={"files": ("big.txt", b"x" * (2 * 1024 * 1024), "text/plain")})
-    assert huge.status_code == 413                      # refused from Content-Length, body never parsed
-    assert api.post("/api/documents", "editor", files={"files": ("empty.md", b"", "text/markdown")}).status_code == 422
-    assert api.post("/api/documents", "editor",
-                    files=[("files", (f"{i}.txt", b"x", "text/plain")) for i in range(4)]).status_code == 413
+    assert huge.status_code == 413 and "ครั้งละไม่เกิน 3 ไฟล์" in huge.json()["detail"]   # from Content-Length
+    r = api.post("/api/documents", "editor", files={"files": ("empty.md", b"", "text/markdown")})
+    assert r.status_code == 422 and "ไฟล์ว่าง" in _refused(r)["empty.md"]
+    assert api.post("/api/documents", "editor", data={"note": "no file"}).status_code == 422
     assert api.get("/api/documents", "viewer").json() == []          # nothing was kept
 
     good = (docs / "green-office-2564.txt").read_bytes()
     r = api.post("/api/documents", "editor", files=[("files", ("green-office-2564.txt", good, "text/plain")),
                                                     ("files", ("../../broken.pdf", b"%PDF-1.4 broken", "application/pdf"))])
-    assert r.status_code == 202
+    assert r.status_code == 202 and r.json()["accepted"] == 2 and r.json()["refused"] == 0
     assert [f["file_name"] for f in r.json()["files"]] == ["green-office-2564.txt", "broken.pdf"]   # no path tricks
+    assert all(set(f) == {"file_name", "accepted", "size"} for f in r.json()["files"])          # no server path
     job = _wait(api, r.json()["job"]["id"])
     assert job["state"] == "done" and job["done"] == 2 and job["progress"] == 1.0
     assert job["result"]["green-office-2564.txt"] >= 1 and len(job["errors"]) == 1 and "broken.pdf" in job["errors"][0]
@@ -305,3 +363,95 @@ def test_upload_limits_ingest_job_list_and_delete(upload_api, docs):
     assert api.get("/api/documents", "viewer").json() == []
     assert api.get("/api/search?q=ถุงผ้า", "viewer").json() == []
     assert api.delete("/api/documents/nothing", "admin").status_code == 404
+
+
+def test_upload_each_file_on_its_own(upload_api, docs, tmp_path):
+    api = upload_api
+    good = (docs / "green-office-2564.txt").read_bytes()
+    r = api.post("/api/documents", "editor", files=[("files", ("ว่าง.md", b"", "text/markdown")),
+                                                    ("files", ("green-office-2564.txt", good, "text/plain"))])
+    assert r.status_code == 202
+    files = r.json()["files"]
+    assert [(f["file_name"], f["accepted"]) for f in files] == [("ว่าง.md", False), ("green-office-2564.txt", True)]
+    assert "ว่าง.md" in files[0]["reason"] and "ไฟล์ว่าง" in files[0]["reason"]
+    assert str(tmp_path) not in r.text and "Error" not in r.text
+    job = _wait(api, r.json()["job"]["id"])
+    assert job["total"] == 1 and job["errors"] == [] and job["result"]["green-office-2564.txt"] >= 1
+    assert [d["file_name"] for d in api.get("/api/documents", "viewer").json()] == ["green-office-2564.txt"]
+
+
+def test_upload_more_files_than_the_limit(upload_api):
+    api = upload_api
+    files = [("files", (f"note-{i}.txt", f"บันทึกครั้งที่ {i} เรื่องการลดขยะ".encode(), "text/plain")) for i in range(1, 6)]
+    r = api.post("/api/documents", "editor", files=files)
+    assert r.status_code == 202 and r.json()["accepted"] == 3 and r.json()["refused"] == 2
+    refused = _refused(r)
+    assert list(refused) == ["note-4.txt", "note-5.txt"]
+    assert all(name in why and "ครั้งละไม่เกิน 3 ไฟล์" in why for name, why in refused.items())
+    assert sorted(_wait(api, r.json()["job"]["id"])["result"]) == ["note-1.txt", "note-2.txt", "note-3.txt"]
+
+
+def test_a_refused_file_leaves_the_stored_one_alone(upload_api, docs):
+    api = upload_api
+    stored = (docs / "green-office-2564.txt").read_bytes()
+    first = api.post("/api/documents", "editor", files={"files": ("green-office-2564.txt", stored, "text/plain")})
+    _wait(api, first.json()["job"]["id"])
+    r = api.post("/api/documents", "editor", files=[
+        ("files", ("green-office-2564.txt", b"x" * (64 * 1024 + 1), "text/plain")),
+        ("files", ("green-office-2564.txt", b"", "text/plain")),
+        ("files", ("efiling-policy-2564.md", (docs / "efiling-policy-2564.md").read_bytes(), "text/markdown"))])
+    assert r.status_code == 202
+    assert [(f["file_name"], f["accepted"]) for f in r.json()["files"]] == [
+        ("green-office-2564.txt", False), ("green-office-2564.txt", False), ("efiling-policy-2564.md", True)]
+    _wait(api, r.json()["job"]["id"])
+    folder = api.c.app.state.ctx.upload_dir
+    assert (folder / "green-office-2564.txt").read_bytes() == stored       # byte for byte
+    assert sorted(p.name for p in folder.iterdir()) == ["efiling-policy-2564.md", "green-office-2564.txt"]
+    assert api.get("/api/search?q=ถุงผ้า", "viewer").json()[0]["file_name"] == "green-office-2564.txt"
+
+
+def _spy_temp_files(monkeypatch) -> list:
+    """Every temporary file Starlette's multipart parser opens for an uploaded part."""
+    import starlette.formparsers as formparsers
+    opened, real = [], formparsers.SpooledTemporaryFile
+    monkeypatch.setattr(formparsers, "SpooledTemporaryFile", lambda *a, **kw: opened.append(kw) or real(*a, **kw))
+    return opened
+
+
+def test_upload_credentials_are_checked_before_the_body_is_read(upload_api, monkeypatch):
+    opened = _spy_temp_files(monkeypatch)
+    api = upload_api
+    # over the 1 MB Starlette keeps in memory, under the Content-Length cap (3 × 64 KB + 1 MB)
+    body = {"files": ("big.txt", b"x" * (1100 * 1024), "text/plain")}
+    assert api.post("/api/documents", None, files=body).status_code == 401
+    assert api.c.post("/api/documents", headers={"Authorization": "Bearer wrong"}, files=body).status_code == 401
+    assert api.post("/api/documents", "viewer", files=body).status_code == 403
+    assert opened == []                                  # no part was parsed, nothing spooled to disk
+    r = api.post("/api/documents", "editor", files=body)
+    assert r.status_code == 422 and len(opened) == 1     # parsed once the editor is known
+
+
+def test_upload_body_without_length_is_capped(upload_api, monkeypatch):
+    opened = _spy_temp_files(monkeypatch)
+    # a chunked body sends no Content-Length: its bytes are counted as they arrive
+    boundary = "b0undary"
+    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"big.txt\"\r\n"
+            "Content-Type: text/plain\r\n\r\n").encode()
+
+    def chunks():
+        yield head
+        for _ in range(40):                               # 2.5 MB, over the 1.2 MB cap
+            yield b"x" * (64 * 1024)
+        yield f"\r\n--{boundary}--\r\n".encode()
+    r = upload_api.c.post("/api/documents", content=chunks(), headers={
+        **upload_api.h("editor"), "Content-Type": f"multipart/form-data; boundary={boundary}"})
+    assert r.status_code == 413 and "ครั้งละไม่เกิน 3 ไฟล์" in r.json()["detail"]
+    # refused as the bytes arrived: the parser never got to spool the file (the old code
+    # spooled all 2.5 MB, then refused it)
+    assert opened == []
+
+
+def test_upload_form_in_openapi(upload_api):
+    op = upload_api.get("/openapi.json").json()["paths"]["/api/documents"]["post"]
+    schema = op["requestBody"]["content"]["multipart/form-data"]["schema"]
+    assert schema["properties"]["files"]["items"]["format"] == "binary"

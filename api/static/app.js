@@ -27,11 +27,75 @@
     notice("ติดต่อเซิร์ฟเวอร์ไม่ได้ กรุณาลองใหม่");
   });
 
+  // Accepting or rejecting evidence replaces the whole card (outerHTML), and the focused button
+  // goes with it: the browser would drop keyboard focus to the top of the page. Focus goes to the
+  // new card instead, so the next Tab continues from the card just decided. Only when focus was
+  // on that card (or nowhere): a user who moved on meanwhile is not pulled back.
+  var refocusCard = null;
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    var target = e.detail.target, active = document.activeElement;
+    refocusCard = target && target.classList && target.classList.contains("evidence-card")
+      && (!active || active === document.body || target.contains(active)) ? target.id : null;
+  });
+  document.addEventListener("htmx:afterSwap", function () {
+    var card = refocusCard && document.getElementById(refocusCard);
+    refocusCard = null;
+    if (card) card.focus({ preventScroll: true });
+  });
+
   // Citation chips load the passage into the dialog, then open it.
   document.addEventListener("htmx:afterSwap", function (e) {
     if (e.detail.target && e.detail.target.id === "passage-body") {
       document.getElementById("passage-dialog").showModal();
     }
+  });
+
+  // Upload check, before anything is sent: files the server would refuse (over the count, the
+  // size, of a type it does not read, empty) are listed by name and left out of the request,
+  // so they cost no bandwidth and cannot push the request over its size cap. The server
+  // checks every file again.
+  function sizeText(n) {
+    return n >= 1048576 ? (n / 1048576).toFixed(1).replace(/\.0$/, "") + " MB" : Math.max(1, Math.round(n / 1024)) + " KB";
+  }
+  function uploadCheck(form) {
+    var input = form.querySelector("input[type=file]");
+    var maxFiles = +form.dataset.maxFiles, maxBytes = +form.dataset.maxBytes;
+    var types = (input.accept || "").split(",");
+    var keep = [], refused = [];
+    Array.prototype.forEach.call(input.files, function (f, i) {
+      var dot = f.name.lastIndexOf("."), ext = dot > 0 ? f.name.slice(dot).toLowerCase() : "";
+      var why = i >= maxFiles ? "อัปโหลดได้ครั้งละไม่เกิน " + maxFiles + " ไฟล์ (ไฟล์นี้เป็นลำดับที่ " + (i + 1) + ") กรุณาอัปโหลดในรอบถัดไป"
+        : types.indexOf(ext) < 0 ? "ไม่รองรับชนิดไฟล์ " + (ext || "ที่ไม่มีนามสกุล")
+        : f.size === 0 ? "เป็นไฟล์ว่าง (0 ไบต์)"
+        : f.size > maxBytes ? "มีขนาด " + sizeText(f.size) + " เกินขีดจำกัด " + sizeText(maxBytes) + " ต่อไฟล์"
+        : null;
+      if (why) { refused.push("ไฟล์ " + f.name + ": " + why + " จะไม่ถูกส่ง"); } else { keep.push(f); }
+    });
+    return { keep: keep, refused: refused };
+  }
+  document.addEventListener("change", function (e) {
+    var form = e.target.closest && e.target.closest("#upload-form");
+    var list = document.getElementById("upload-check");
+    if (!form || !list) return;
+    var check = uploadCheck(form);
+    list.replaceChildren.apply(list, check.refused.map(function (text) {
+      var li = document.createElement("li");
+      li.className = "err";
+      li.textContent = text;
+      return li;
+    }));
+    list.hidden = check.refused.length === 0;
+  });
+  document.addEventListener("htmx:configRequest", function (e) {
+    if (e.detail.elt.id !== "upload-form") return;
+    var check = uploadCheck(e.detail.elt);
+    if (!check.keep.length) {
+      e.preventDefault();
+      notice("ไม่มีไฟล์ที่อัปโหลดได้ในที่เลือกไว้ (ดูเหตุผลใต้ช่องเลือกไฟล์)");
+      return;
+    }
+    e.detail.formData.delete("files");
+    check.keep.forEach(function (f) { e.detail.formData.append("files", f); });
   });
 
   // Upload progress: htmx reports the XHR's upload events.
