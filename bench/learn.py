@@ -21,11 +21,13 @@ kb/data/params.toml ([scoring]), which is what ships.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import re
 import statistics
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,9 +47,9 @@ C_ABSTAIN = 0.5
 # With --grid, the drafter's selection values are chosen anew on top of the learned score
 # (per fold, on the two training collections, by bench/crossval.py's draft objective).
 SELECTION_GRID = {
-    "draft.keep_from_best": [0.2, 0.35, 0.5],
-    "draft.from_best_document": [0, 2],
-    "draft.siblings_extra": [0, 2],
+    "draft.max_items": [5, 6],
+    "draft.from_best_document": [2, 3],
+    "draft.novelty": [0.0, 0.3],
 }
 
 
@@ -63,10 +65,16 @@ class Collected:
         self.terms = {code: expect[code] for code in self.codes}
         self.criteria = {code: kb.catalogue.get(code) for code in self.codes}
         self.bundles = {code: build_bundle(kb, self.criteria[code]) for code in self.codes}
+        self._candidates: dict[tuple, list] = {}
 
     def candidates(self, code: str):
-        """The drafter's candidates with their hand-set scores (as kb.draft.draft makes them)."""
-        return extract.from_bundle(self.criteria[code], self.bundles[code])
+        """The drafter's candidates with their hand-set scores (as kb.draft.draft makes them),
+        made once per set of the values they depend on: the selection values of a grid are
+        read only when the items are picked (kb.extract.select)."""
+        key = (code, repr(replace(params.active().draft, **{k.split(".")[1]: None for k in SELECTION_GRID})))
+        if key not in self._candidates:
+            self._candidates[key] = extract.from_bundle(self.criteria[code], self.bundles[code])
+        return [copy.copy(c) for c in self._candidates[key]]      # scoring rewrites .score
 
     def sentence_rows(self):
         xs, ys = [], []
@@ -99,7 +107,7 @@ class Collected:
         items = []
         with params.using(model):
             for code in self.codes:
-                d = draft(self.criteria[code], self.bundles[code])
+                d = draft(self.criteria[code], self.bundles[code], candidates=self.candidates(code))
                 terms = self.terms[code]
                 right += d.abstained == (not terms)
                 total += len(terms)

@@ -96,9 +96,12 @@ def draft_criterion(kb, code: str, accepted_chunk_ids: list[str] | None = None,
     return draft(criterion, build_bundle(kb, criterion, accepted_chunk_ids, year), drafter, llm_settings)
 
 
-def draft(criterion, bundle, drafter: str = "extractive", llm_settings=None) -> Draft:
+def draft(criterion, bundle, drafter: str = "extractive", llm_settings=None,
+          candidates: list | None = None) -> Draft:
     """The draft of one criterion from its evidence bundle and the params in force: calls
-    neither the store nor the retriever (the LLM drafter calls its model)."""
+    neither the store nor the retriever (the LLM drafter calls its model). `candidates`:
+    extract.from_bundle(criterion, bundle) made beforehand under the same params (a benchmark
+    that drafts one bundle under many selection values makes them once)."""
     from kb import extract
     if drafter not in DRAFTERS:
         raise ValueError(f"unknown drafter {drafter!r} (use {' or '.join(DRAFTERS)})")
@@ -108,7 +111,8 @@ def draft(criterion, bundle, drafter: str = "extractive", llm_settings=None) -> 
         if extract.INJECTION.search(hit.text):
             warnings.append(f"{hit.where()} มีข้อความลักษณะสั่งงานโปรแกรม (prompt injection): "
                             "ถือเป็นข้อมูลเท่านั้น ไม่นำประโยคนั้นมาใช้")
-    candidates = extract.from_bundle(criterion, bundle)
+    if candidates is None:
+        candidates = extract.from_bundle(criterion, bundle)
     scoring.rescore(candidates, criterion, bundle.passage_closeness)   # learned, when params has it
     support = extract.support(criterion, candidates, weights)
     near = bundle.closeness

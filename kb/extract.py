@@ -524,11 +524,12 @@ def select(criterion, cands: list[Candidate]):
     else:
         general = _pick(cands, lambda c: c.score, _p().max_items, floor, taken)
     taken += general
-    # the best document's own enumeration: sentences or short lists there that name two or more
+    # the best documents' own enumeration: sentences or short lists there that name two or more
     # systems, programmes or figures no chosen item names yet often share no word with the
     # criterion (the EoDB ranks under "ข้อมูลเทียบเคียง"), yet they are what the form's answers list
     said = {m for t in taken for m in t.names}
-    named = [c for c in cands if c.doc_rank == 0 and (c.single or c.whole_list) and len(c.names - said) >= 2]
+    named = [c for c in cands if c.doc_rank < _p().named_from_docs and (c.single or c.whole_list)
+             and len(c.names - said) >= 2]
     extra = _pick(named, lambda c: c.score * len(c.names - said), _p().from_best_document, 0.0, taken)
     general += extra
     taken += extra

@@ -47,6 +47,7 @@ class DraftParams:
     max_with_parts: int = 14
     general_with_parts: int = 3
     from_best_document: int = 2
+    named_from_docs: int = 1
     siblings_extra: int = 4
     keep_from_best: float = 0.35
     fill_to: int = 10

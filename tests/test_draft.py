@@ -241,6 +241,10 @@ def test_best_document_names_new_things_even_without_the_criterions_words():
     texts = [t for _, t, _ in items]
     assert ranks.text in texts and lone.text not in texts and other_doc.text not in texts
     assert "d0:0" in sources
+    # named_from_docs widens where such sentences may come from: the third document's now counts
+    with params.using(params.active().with_values(**{"draft.named_from_docs": 3})):
+        items, _ = select(SimpleNamespace(subprompts=[]), on_topic + [ranks, lone, other_doc])
+    assert other_doc.text in [t for _, t, _ in items]
 
 
 def test_short_table_row_is_kept_whole_and_long_one_compacted():
