@@ -109,7 +109,7 @@ def draft(criterion, bundle, drafter: str = "extractive", llm_settings=None,
     passages, weights = bundle.passages, bundle.weights
     for hit in passages:
         if extract.INJECTION.search(hit.text):
-            warnings.append(f"{hit.where()} มีข้อความลักษณะสั่งงานโปรแกรม (prompt injection): "
+            warnings.append(f"{hit.where()} มีข้อความลักษณะสั่งงานโปรแกรม: "
                             "ถือเป็นข้อมูลเท่านั้น ไม่นำประโยคนั้นมาใช้")
     if candidates is None:
         candidates = extract.from_bundle(criterion, bundle)
@@ -128,7 +128,7 @@ def draft(criterion, bundle, drafter: str = "extractive", llm_settings=None,
         if items is None:                     # the model itself found no evidence
             _abstain(out, criterion, warnings)
         elif not items:                       # nothing usable came back: say so, draft without it
-            warnings.append("ผลจาก LLM ไม่อยู่ในรูปแบบที่กำหนด จึงใช้ร่างแบบคัดข้อความจากหลักฐานแทน")
+            warnings.append("ผลจากแบบจำลองภาษาไม่อยู่ในรูปแบบที่กำหนด จึงใช้ร่างแบบคัดข้อความจากหลักฐานแทน")
             out.drafter = "extractive"
             _fill(out, criterion, *extract.select(criterion, candidates))
         else:

@@ -68,7 +68,7 @@ def parse_reply(reply: str, criterion, system: str, source_texts: list[str]):
         if g:
             group = _subprompt(criterion, g.group(1))
             if group is None:
-                notes.append(f"LLM ตั้งหัวข้อที่ไม่มีในข้อคำถาม: “{_short(g.group(1))}” (รายการใต้หัวข้อนี้จัดเป็นคำตอบทั่วไป)")
+                notes.append(f"แบบจำลองภาษาตั้งหัวข้อที่ไม่มีในข้อคำถาม: “{_short(g.group(1))}” (รายการใต้หัวข้อนี้จัดเป็นคำตอบทั่วไป)")
             continue
         m = _ITEM.match(ln)
         if not m:
@@ -79,11 +79,11 @@ def parse_reply(reply: str, criterion, system: str, source_texts: list[str]):
         if text:
             items.append((group, text, citations_in(body)))
     if leaked:
-        notes.append(f"ตัดข้อความจาก LLM ที่ซ้ำกับคำสั่งของระบบออก {leaked} บรรทัด (อาจเป็นผลของข้อความแทรกคำสั่งในเอกสาร)")
+        notes.append(f"ตัดข้อความจากแบบจำลองภาษาที่ซ้ำกับคำสั่งของระบบออก {leaked} บรรทัด (อาจเป็นผลของข้อความแทรกคำสั่งในเอกสาร)")
     if stray:
-        notes.append(f"ข้อความจาก LLM ที่ไม่อยู่ในรูปแบบรายการ {len(stray)} บรรทัดไม่ถูกนำมาใช้: “{_short(stray[0])}”")
+        notes.append(f"ข้อความจากแบบจำลองภาษาที่ไม่อยู่ในรูปแบบรายการ {len(stray)} บรรทัดไม่ถูกนำมาใช้: “{_short(stray[0])}”")
     if len(items) > 2 * MAX_ITEMS:
-        notes.append(f"LLM ตอบ {len(items)} ข้อ เกินที่กำหนด ใช้เพียง {2 * MAX_ITEMS} ข้อแรก")
+        notes.append(f"แบบจำลองภาษาตอบ {len(items)} ข้อ เกินที่กำหนด ใช้เพียง {2 * MAX_ITEMS} ข้อแรก")
         items = items[:2 * MAX_ITEMS]
     return items, notes
 

@@ -89,7 +89,7 @@ def test_injected_instructions_never_become_draft_text(kb):
     d = draft_criterion(kb, "1.3.1", accepted_chunk_ids=[notice[0].chunk_id])
     assert "ignore" not in d.text.lower() and "99 รางวัล" not in d.text
     assert all(s.verdict == SUPPORTED for s in d.sentences)
-    assert any("prompt injection" in w for w in d.warnings)
+    assert any("ลักษณะสั่งงานโปรแกรม" in w for w in d.warnings)
 
 
 def test_accepted_evidence_is_used_as_given(kb):

@@ -144,7 +144,7 @@ def test_following_an_injected_instruction_changes_nothing_that_matters(kb, llm)
     assert verdicts["ประชาสัมพันธ์การยื่นคำร้องผ่านระบบ e-Filing ให้ภาคเอกชนทราบ"] == SUPPORTED
     assert any("ซ้ำกับคำสั่งของระบบ" in w for w in d.warnings)
     assert any("ไม่อยู่ในรูปแบบรายการ" in w for w in d.warnings)
-    assert any("prompt injection" in w for w in d.warnings)
+    assert any("ลักษณะสั่งงานโปรแกรม" in w for w in d.warnings)
     # the injected text reached the model only inside the source markers, as data
     user = Script.requests[-1]["body"]["messages"][1]["content"]
     start, end = user.index("<<<แหล่งที่ 1 |"), user.index("<<<จบแหล่งที่ 1>>>")
@@ -171,7 +171,7 @@ def test_malformed_reply_falls_back_to_extractive_with_a_warning(kb, llm, reply)
     d = _draft(kb, llm)
     assert d.drafter == "extractive" and d.sentences
     assert all(s.verdict == SUPPORTED for s in d.sentences)
-    assert any("LLM" in w for w in d.warnings)
+    assert any("แบบจำลองภาษาไม่อยู่ในรูปแบบ" in w for w in d.warnings)
 
 
 def test_abstention_happens_before_the_model_is_called(kb, llm):
