@@ -468,6 +468,18 @@ class ReviewDB:
                                                    DraftVersion.code == code)
                         .order_by(DraftVersion.version.desc()).limit(1))
 
+    def _latest_read(self, s: Session, assessment_id: int, code: str, version: int, act: str) -> DraftVersion:
+        """The latest version, when it is the one the user read (`act`: what they are doing to it,
+        for the message); a newer one means they read the wrong text."""
+        latest = self._latest(s, assessment_id, code)
+        if latest is None:
+            raise Invalid(f"ยังไม่มีร่างคำตอบ{'ให้' + act if act else ''}")
+        if latest.version != version:
+            raise Conflict(f"ร่างมีฉบับใหม่กว่า (ฉบับที่ {latest.version}) กรุณาอ่านฉบับล่าสุดก่อน{act}",
+                           {"current_version": latest.version,
+                            "current": _version_dict(latest, self.user_names(s))})
+        return latest
+
     def add_version(self, assessment_id: int, code: str, user_id: int, *, kind: str, text: str,
                     sources: list, sentences: list, drafter: str = "", abstained: bool = False,
                     warnings: list | None = None, previous_answer: str | None = None,
@@ -537,13 +549,7 @@ class ReviewDB:
         version stays the exported answer until the new one is submitted and approved."""
         with self.Session.begin() as s:
             st = self._state(s, assessment_id, code)
-            latest = self._latest(s, assessment_id, code)
-            if latest is None:
-                raise Invalid("ยังไม่มีร่างคำตอบ")
-            if latest.version != version:
-                raise Conflict(f"ร่างมีฉบับใหม่กว่า (ฉบับที่ {latest.version}) กรุณาอ่านฉบับล่าสุดก่อน",
-                               {"current_version": latest.version,
-                                "current": _version_dict(latest, self.user_names(s))})
+            latest = self._latest_read(s, assessment_id, code, version, "")
             if st.status != "approved" or latest.approved_at is not None:
                 raise Invalid("ไม่มีร่างใหม่ที่รออยู่ข้างคำตอบที่อนุมัติแล้ว: ร่างล่าสุดอยู่ในขั้นตอนแก้ไขตามปกติ")
             self._set_status(s, st, "drafting", user_id)
@@ -559,13 +565,7 @@ class ReviewDB:
         confirmations = {int(k): " ".join(str(v).split()) for k, v in (confirmations or {}).items()}
         with self.Session.begin() as s:
             st = self._state(s, assessment_id, code)
-            latest = self._latest(s, assessment_id, code)
-            if latest is None:
-                raise Invalid("ยังไม่มีร่างคำตอบให้อนุมัติ")
-            if latest.version != version:
-                raise Conflict(f"ร่างมีฉบับใหม่กว่า (ฉบับที่ {latest.version}) กรุณาอ่านฉบับล่าสุดก่อนอนุมัติ",
-                               {"current_version": latest.version,
-                                "current": _version_dict(latest, self.user_names(s))})
+            latest = self._latest_read(s, assessment_id, code, version, "อนุมัติ")
             if st.status != "in_review":
                 raise Invalid(f"อนุมัติได้เฉพาะร่างที่ส่งตรวจแล้ว (สถานะ “{STATUS_TH['in_review']}”) "
                               f"เกณฑ์นี้อยู่ในสถานะ “{STATUS_TH.get(st.status, st.status)}”")
