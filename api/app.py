@@ -67,16 +67,19 @@ def create_app(settings=None, *, kb=None, database: str | None = None, draft_fn:
                 base.store.close()
 
     app = FastAPI(title="kb — คลังหลักฐานแบบฟอร์มที่ 3 (PMQA 4.0)", version="0.1.0", lifespan=lifespan,
+                  docs_url=None, redoc_url=None,      # /docs is served below, from local files
                   description="Evidence, drafts, review and export for the Public Sector 4.0 "
                               "self-assessment. Authenticate with `POST /api/tokens`, then send "
                               "`Authorization: Bearer <token>`.")
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    _offline_docs(app)
 
     from api import rest, web
     app.include_router(rest.router)
     app.include_router(web.router)
 
     app.add_middleware(UploadBodyCap)
+    app.add_middleware(SecurityHeaders)
 
     @app.exception_handler(LoginRequired)
     async def to_login(request: Request, exc: LoginRequired):
@@ -96,6 +99,53 @@ def create_app(settings=None, *, kb=None, database: str | None = None, draft_fn:
         return _error(request, exc.status_code, exc.detail, headers=exc.headers)
 
     return app
+
+
+def _offline_docs(app: FastAPI) -> None:
+    """The OpenAPI page with Swagger UI's files from the swagger-ui-bundle package: FastAPI's
+    default loads them from a CDN, which an offline machine cannot reach."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from swagger_ui_bundle import swagger_ui_path
+
+    app.mount("/docs-assets", StaticFiles(directory=swagger_ui_path), name="swagger-ui")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs():
+        return get_swagger_ui_html(openapi_url=app.openapi_url, title=app.title + " — API",
+                                   swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+                                   swagger_css_url="/docs-assets/swagger-ui.css",
+                                   swagger_favicon_url="/docs-assets/favicon-32x32.png")
+
+
+# Scripts only from this server (app.js, htmx); inline style attributes are allowed because the
+# templates and htmx's indicator use them. /docs needs Swagger UI's one inline start-up script.
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+       "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
+CSP_DOCS = CSP.replace("script-src 'self'", "script-src 'self' 'unsafe-inline'")
+SECURITY_HEADERS = [(b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"),
+                    (b"referrer-policy", b"same-origin"),
+                    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()")]
+
+
+class SecurityHeaders:
+    """Headers every response carries: a content security policy, no framing (clickjacking),
+    no MIME sniffing of uploads and downloads, no referrer to other sites."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        csp = (CSP_DOCS if scope["path"] == "/docs" else CSP).encode()
+
+        async def with_headers(message):
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS,
+                                      (b"content-security-policy", csp)]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
 
 
 class UploadBodyCap:

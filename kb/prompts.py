@@ -7,7 +7,9 @@ import os
 from pathlib import Path
 from string import Template
 
-PROMPTS = Path(__file__).resolve().parents[1] / "prompts"
+# kb/data/prompts is a link to the top-level prompts/ folder, so that the files are package data
+# and a wheel or a non-editable install carries them (a folder beside the package is not shipped).
+PROMPTS = Path(__file__).with_name("data") / "prompts"
 
 
 def prompts_dir() -> Path:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import time
 
 import docx
@@ -45,8 +46,10 @@ def api(ingested_kb, database_url):  # noqa: F811
         yield Api(client)
 
 
-def test_anonymous_requests_are_refused(api):
-    assert api.get("/api/health").json()["ok"] is True              # the only open endpoint
+def test_anonymous_requests_are_refused(api, ingested_kb):
+    health = api.get("/api/health")
+    assert health.json()["ok"] is True                               # the only open endpoint
+    assert str(ingested_kb.store.dir) not in health.text and "data_dir" not in health.json()
     for method, url in [("get", "/api/assessments"), ("get", "/api/assessments/{aid}/criteria"),
                         ("get", "/api/search?q=x"), ("get", "/api/documents"),
                         ("post", "/api/assessments/{aid}/evidence/1/accept"),
@@ -291,8 +294,23 @@ def test_generating_on_an_approved_answer_adds_a_draft_beside_it(api):
     assert "draft.take_up" in {e["action"] for e in api.get("/api/assessments/{aid}/audit?code=1.3.1", "viewer").json()}
 
 
+def test_security_headers_on_every_response(api):
+    for url in ("/api/health", "/login", "/static/app.js", "/docs", "/api/assessments"):
+        h = api.get(url).headers
+        assert h["x-content-type-options"] == "nosniff" and h["x-frame-options"] == "DENY", url
+        assert "frame-ancestors 'none'" in h["content-security-policy"], url
+    # the app's pages run only scripts served by the app itself
+    assert "script-src 'self';" in api.get("/login").headers["content-security-policy"]
+
+
 def test_openapi_docs(api):
-    assert api.get("/docs").status_code == 200
+    page = api.get("/docs")
+    assert page.status_code == 200
+    # offline: every script and style the page loads is served here, none from a CDN
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert assets and all(a.startswith("/") for a in assets)
+    for a in assets:
+        assert api.get(a).status_code == 200, a
     paths = api.get("/openapi.json").json()["paths"]
     for p in ("/api/assessments/{aid}/criteria", "/api/documents", "/api/assessments/{aid}/export",
               "/api/assessments/{aid}/criteria/{code}/draft", "/api/jobs/{job_id}"):
