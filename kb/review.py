@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text,
+from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text,
                         UniqueConstraint, create_engine, event, func, select)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
@@ -101,6 +101,37 @@ class Token(Base):
     label: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Revoked tokens are kept (until they would have expired, plus a while) so that a script
+    # using one is told it was revoked, not just that it is unknown.
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    def to_dict(self) -> dict:
+        exp = self.expires_at
+        if exp is not None and exp.tzinfo is None:
+            exp = exp.replace(tzinfo=timezone.utc)
+        state = "revoked" if self.revoked_at else "expired" if exp and exp <= now() else "active"
+        return {"id": self.id, "user_id": self.user_id, "kind": self.kind, "label": self.label,
+                "created_at": _iso(self.created_at), "expires_at": _iso(self.expires_at),
+                "revoked_at": _iso(self.revoked_at), "state": state}
+
+
+class LoginFailure(Base):
+    """One failed login, counted against a key: `account:<name>` and `address:<client address>`.
+    Kept in the database (not in memory) so every web worker and a restart see the same count."""
+    __tablename__ = "login_failures"
+    __table_args__ = (Index("ix_login_failures_key_at", "key", "at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
+
+
+class LoginLock(Base):
+    """A key (account or address) refused logins until `until` after too many failures."""
+    __tablename__ = "login_locks"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    locked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
+    until: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    failures: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class Assessment(Base):
@@ -253,7 +284,8 @@ class ReviewDB:
     def __init__(self, url: str):
         self.url = url
         self.engine = _engine(url)
-        Base.metadata.create_all(self.engine)
+        from kb.migrations import upgrade     # the schema is Alembic's: brought to head at open
+        upgrade(self.engine)
         self.Session = sessionmaker(self.engine, expire_on_commit=False)
 
     def dispose(self) -> None:
