@@ -105,8 +105,9 @@ class Retriever:
             return []
         meta = MetadataFilters(filters=[MetadataFilter(key=key, value=value)
                                         for key, value in filters.items()]) if filters.items() else None
-        result = self.store.vectors.query(VectorStoreQuery(
-            query_embedding=list(map(float, vector)), similarity_top_k=k, filters=meta))
+        with self.store.reading_vectors() as vs:
+            result = vs.query(VectorStoreQuery(
+                query_embedding=list(map(float, vector)), similarity_top_k=k, filters=meta))
         # llama-index reports exp(-cosine distance); turn it back into cosine similarity
         return [(i, 1.0 + math.log(max(s, 1e-12))) for i, s in zip(result.ids, result.similarities)]
 

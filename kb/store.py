@@ -12,6 +12,7 @@ import hashlib
 import os
 import sqlite3
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -118,6 +119,9 @@ class Store:
         self._vector_store = None
         self._bm25: dict[tuple[str, str], LexicalIndex] | None = None    # by (level, terms)
         self._client = None
+        self._vectors_generation: int | None = None   # the generation the Chroma client last saw
+        self._vectors_cond = threading.Condition()     # guards the client and its readers
+        self._vectors_readers = 0                     # queries running on the current client
         if check_model:       # `kb reindex` opens a store to move it to another model
             self._check_model()
 
@@ -155,19 +159,58 @@ class Store:
         return int(self.meta("generation") or 0)
 
     def _bump(self) -> None:
-        self._set_meta("generation", self.generation() + 1)
+        # an increment in SQL, so two processes writing (web app, worker, CLI) never lose one
+        before = self.generation()
+        self.db.execute("INSERT INTO meta VALUES ('generation', '1') ON CONFLICT(key) DO UPDATE "
+                        "SET value = CAST(value AS INTEGER) + 1")
+        if self._vectors_generation == before:
+            self._vectors_generation = before + 1     # our own write: the client saw it
 
     # --- Chroma ------------------------------------------------------------------------------
 
     @property
     def vectors(self):
-        """The llama-index ChromaVectorStore over our collection (created on first use)."""
+        """The llama-index ChromaVectorStore over our collection (created on first use).
+
+        An embedded (PersistentClient) Chroma keeps its vector index in memory and does not see
+        what another process wrote since it loaded it: queries miss the new vectors and reading
+        them fails ("Error finding id"). So when the generation moved under us (a worker
+        ingested), the client is closed and opened again, reloading from disk — once the
+        queries running on the old client (`reading_vectors`) have finished."""
+        with self._vectors_cond:
+            return self._current_vectors()
+
+    @contextmanager
+    def reading_vectors(self):
+        """The vector store for one query: a reopen waits until the query is done."""
+        with self._vectors_cond:
+            vs = self._current_vectors()
+            self._vectors_readers += 1
+        try:
+            yield vs
+        finally:
+            with self._vectors_cond:
+                self._vectors_readers -= 1
+                self._vectors_cond.notify_all()
+
+    def _current_vectors(self):
+        # the caller holds self._vectors_cond
+        if self._vector_store is not None and not self.settings.chroma_url \
+                and self._vectors_generation != self.generation():
+            while self._vectors_readers:
+                self._vectors_cond.wait()
+            old, self._client, self._vector_store = self._client, None, None
+            try:
+                old.close()
+            except Exception:  # noqa: BLE001 - an older client without close(), or closed
+                pass
         if self._vector_store is None:
             import chromadb
             from chromadb.config import Settings as ChromaSettings
             from llama_index.vector_stores.chroma import ChromaVectorStore
             chroma_settings = ChromaSettings(anonymized_telemetry=False)
             url = self.settings.chroma_url
+            seen = self.generation()        # before opening: a write meanwhile means reopen later
             try:
                 if url:
                     from urllib.parse import urlparse
@@ -183,6 +226,7 @@ class Store:
                 where = f"Chroma server at {url}" if url else f"Chroma store in {self.dir / 'chroma'}"
                 raise StoreError(f"cannot open {where}: {exc}") from exc
             self._client = client
+            self._vectors_generation = seen
             self._vector_store = ChromaVectorStore(chroma_collection=collection)
         return self._vector_store
 
@@ -313,7 +357,8 @@ class Store:
         """The stored embedding of each chunk, by id (those Chroma holds)."""
         if not chunk_ids:
             return {}
-        got = self.vectors._collection.get(ids=list(dict.fromkeys(chunk_ids)), include=["embeddings"])
+        with self.reading_vectors() as vs:
+            got = vs._collection.get(ids=list(dict.fromkeys(chunk_ids)), include=["embeddings"])
         return dict(zip(got["ids"], got["embeddings"]))
 
     def stats(self) -> dict:
