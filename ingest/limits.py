@@ -10,12 +10,18 @@ The text a file yields is bounded too, before the costly steps: its characters a
 longest line before sentence splitting, its number of passages before embedding (a small
 DOCX of a million empty-ish paragraphs, a one-line 20 MB text, a 200,000-row CSV).
 
+The time one file may take is bounded too (`Deadline`): checked between the steps of its
+ingestion (after loading, chunking, tokenising and after each batch of embeddings) and always
+before anything is written, so a file over the limit leaves the store as it was. The check is
+cooperative: one parser call that never returns is not interrupted, only caught when it does.
+
 Each limit is a setting (environment variable in brackets); the message names the file, the
 figure found and the limit, in Thai with the English beside it.
 """
 from __future__ import annotations
 
 import os
+import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +38,7 @@ class Limits:
     max_chars: int = 5_000_000          # characters of text extracted from one file [KB_MAX_CHARS]
     max_line_chars: int = 200_000       # characters in one line or paragraph [KB_MAX_LINE_CHARS]
     max_chunks: int = 5_000             # passages (each one embedding) per file [KB_MAX_CHUNKS]
+    max_seconds: float = 600.0          # to load, chunk and embed one file; 0 = no limit [KB_MAX_FILE_SECONDS]
 
     @classmethod
     def from_env(cls) -> "Limits":
@@ -42,7 +49,8 @@ class Limits:
                    max_members=int(env.get("KB_MAX_ZIP_MEMBERS", cls.max_members)),
                    max_chars=int(env.get("KB_MAX_CHARS", cls.max_chars)),
                    max_line_chars=int(env.get("KB_MAX_LINE_CHARS", cls.max_line_chars)),
-                   max_chunks=int(env.get("KB_MAX_CHUNKS", cls.max_chunks)))
+                   max_chunks=int(env.get("KB_MAX_CHUNKS", cls.max_chunks)),
+                   max_seconds=float(env.get("KB_MAX_FILE_SECONDS", cls.max_seconds)))
 
 
 # A small archive may compress far better than any ratio (a sheet of one repeated value):
@@ -104,3 +112,18 @@ def check_chunks(n: int, limits: Limits) -> None:
         raise LimitExceeded(f"ไฟล์นี้แบ่งได้ {n:,} ส่วนข้อความ เกินขีดจำกัด {limits.max_chunks:,} ส่วน "
                             f"แบ่งไฟล์ให้เล็กลงหรือปรับ KB_MAX_CHUNKS (makes {n:,} passages, over the "
                             f"{limits.max_chunks:,} limit)")
+
+
+class Deadline:
+    """The time budget of one file (`Limits.max_seconds`), from when its ingestion starts."""
+
+    def __init__(self, limits: Limits):
+        self.seconds = limits.max_seconds
+        self.start = time.monotonic()
+
+    def check(self) -> None:
+        if self.seconds and time.monotonic() - self.start > self.seconds:
+            raise LimitExceeded(
+                f"ใช้เวลาประมวลผลเกิน {self.seconds:g} วินาทีต่อไฟล์ จึงไม่ได้นำเข้า (ข้อมูลเดิมในคลังไม่เปลี่ยนแปลง) "
+                f"แบ่งไฟล์ให้เล็กลงหรือปรับ KB_MAX_FILE_SECONDS (took longer than the {self.seconds:g} s "
+                f"limit per file)")

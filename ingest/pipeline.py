@@ -1,7 +1,9 @@
 """The ingestion pipeline: paths → files → loaded sections → chunks → store.
 
 One bad file never stops a batch: its error is recorded as one line naming the file and the
-problem, and whatever the store already held for it stays untouched.
+problem, and whatever the store already held for it stays untouched. That includes a file over
+the time limit (ingest.limits.Deadline): loading, chunking and embedding all happen before the
+store is written, and the deadline is checked between them and once more before the write.
 """
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from ingest.chunker import chunk_file
-from ingest.limits import LimitExceeded, Limits, check_chunks, check_text
+from ingest.limits import Deadline, LimitExceeded, Limits, check_chunks, check_text
 from ingest.loaders import SUPPORTED, LoadError, load
 from kb import thai
 from kb.store import Document, Store, StoreError
@@ -57,17 +59,24 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
-def build_document(path: Path, store: Store, digest: str, limits: Limits | None = None) -> Document:
+EMBED_BATCH = 32      # passages embedded between two looks at the clock
+
+
+def build_document(path: Path, store: Store, digest: str, limits: Limits | None = None,
+                   deadline: Deadline | None = None) -> Document:
     limits = limits or Limits.from_env()
+    deadline = deadline or Deadline(limits)
     loaded = load(path, limits)
     # PDF text needs repair (split sara am, spaced words, legacy glyphs); other formats
     # only need normalising.
     clean = thai.repair_pdf_text if path.suffix.lower() == ".pdf" else thai.normalize
     emb = store.embedding
     try:
+        deadline.check()
         check_text([s.text for s in loaded.sections], limits)
         chunks = chunk_file(loaded, emb.token_count, store.settings.chunk_tokens, clean)
         check_chunks(len(chunks), limits)
+        deadline.check()
     except LimitExceeded as exc:
         raise LoadError(path, str(exc)) from None
     if not chunks:
@@ -81,15 +90,35 @@ def build_document(path: Path, store: Store, digest: str, limits: Limits | None 
                     doc_type=path.suffix.lower().lstrip("."), chunks=chunks)
 
 
-def ingest_file(path: Path, store: Store) -> int | None:
+def embed(doc: Document, store: Store, deadline: Deadline):
+    """The passages' vectors, in batches with the deadline checked between them."""
+    import numpy as np
+    texts = [c.index_text for c in doc.chunks]
+    parts = []
+    try:
+        for i in range(0, len(texts), EMBED_BATCH):
+            deadline.check()
+            parts.append(np.asarray(store.embedding.embed_array(texts[i:i + EMBED_BATCH])))
+        deadline.check()
+    except LimitExceeded as exc:
+        raise LoadError(Path(doc.path), str(exc)) from None
+    return np.concatenate(parts) if parts else np.zeros((0, store.embedding.dim))
+
+
+def ingest_file(path: Path, store: Store, limits: Limits | None = None) -> int | None:
     """Store one file; the number of chunks stored, or None when it is unchanged."""
     if not path.exists():
         raise LoadError(path, "file not found (it may have been moved or deleted)")
+    limits = limits or Limits.from_env()
+    deadline = Deadline(limits)
     digest = sha256_of(path)
     known = store.document(str(path.resolve()))
     if known is not None and known["sha256"] == digest:
         return None
-    return store.replace_document(build_document(path, store, digest))
+    doc = build_document(path, store, digest, limits, deadline)
+    vectors = embed(doc, store, deadline)
+    # past the last check nothing is interrupted: the store is written as a whole or not at all
+    return store.replace_document(doc, vectors)
 
 
 def describe_error(path: Path, err: Exception) -> str:

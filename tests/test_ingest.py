@@ -125,3 +125,21 @@ def test_files_over_the_text_limits_are_refused_before_splitting_or_embedding(kb
     assert "KB_MAX_CHUNKS" in rows and "over the 50 limit" in rows
     assert sum(embedded) < 50                  # only fine.txt was embedded
     assert kb.store.stats()["documents"] == before["documents"] + 1
+
+
+def test_a_file_over_the_time_limit_leaves_its_stored_version(kb, docs, monkeypatch):
+    kb.ingest([docs], progress=False)
+    path = docs / "efiling-policy-2564.md"
+    stored = dict(kb.store.document(str(path.resolve())))
+    generation = kb.store.generation()
+    path.write_text(path.read_text(encoding="utf-8") + "\n\nฉบับแก้ไขใหม่ยูนิคอร์นสีม่วง\n", encoding="utf-8")
+    monkeypatch.setenv("KB_MAX_FILE_SECONDS", "0.001")
+    s = kb.ingest([path], progress=False)
+    assert s.ingested == 0 and len(s.errors) == 1
+    assert s.errors[0].startswith("efiling-policy-2564.md: ") and "เกิน 0.001 วินาทีต่อไฟล์" in s.errors[0]
+    assert "KB_MAX_FILE_SECONDS" in s.errors[0]
+    assert dict(kb.store.document(str(path.resolve()))) == stored and kb.store.generation() == generation
+    assert not any("ยูนิคอร์น" in h.text for h in kb.search("ยูนิคอร์นสีม่วง", k=10))
+    monkeypatch.setenv("KB_MAX_FILE_SECONDS", "0")                 # 0: no limit
+    assert kb.ingest([path], progress=False).ingested == 1
+    assert any("ยูนิคอร์น" in h.text for h in kb.search("ยูนิคอร์นสีม่วง", k=10))
