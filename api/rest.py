@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from api import uploads
-from api.security import ctx, current_user, require
+from api.security import client_address, ctx, current_user, require
 from kb import auth, export, workflow
 from kb.retrieve import Filters
 
@@ -25,6 +25,22 @@ class Credentials(BaseModel):
     name: str
     password: str
     label: str = Field("", description="What the token is for (shown in the audit log)")
+    days: float | None = Field(None, description="The token's life in days (default KB_TOKEN_DAYS, 90; "
+                                                 "at most KB_TOKEN_MAX_DAYS, 365)")
+
+
+class NewToken(BaseModel):
+    label: str = ""
+    days: float | None = Field(None, description="The token's life in days (default KB_TOKEN_DAYS)")
+
+
+class NewPassword(BaseModel):
+    password: str
+
+
+class OwnPassword(BaseModel):
+    current_password: str
+    new_password: str
 
 
 class NewUser(BaseModel):
@@ -91,12 +107,27 @@ def health(request: Request):
 
 @router.post("/tokens", status_code=201)
 def create_token(body: Credentials, request: Request):
-    """Exchange a name and password for an API token (send it as `Authorization: Bearer …`)."""
-    user = auth.authenticate(ctx(request).db, body.name, body.password)
-    if user is None:
-        raise HTTPException(401, "ชื่อผู้ใช้หรือรหัสผ่านไม่ถูกต้อง")
-    token = auth.issue_token(ctx(request).db, user["id"], "api", body.label)
-    return {"token": token["token"], "user": user}
+    """Exchange a name and password for an API token (send it as `Authorization: Bearer …`).
+    It expires after `days` (default 90). Throttled: after repeated wrong passwords for one name,
+    or from one address, 429 with Retry-After."""
+    db = ctx(request).db
+    user = _login(request, body.name, body.password)
+    token = auth.issue_token(db, user["id"], "api", body.label, days=body.days)
+    return {"token": token["token"], "id": token["id"], "expires_at": token["expires_at"], "user": user}
+
+
+def _login(request: Request, name: str, password: str) -> dict:
+    try:
+        return auth.login(ctx(request).db, name, password, client_address(request))
+    except auth.LoginRefused as refused:
+        headers = {"Retry-After": str(refused.retry_after)} if refused.retry_after else None
+        raise HTTPException(refused.status, str(refused), headers=headers) from None
+
+
+@router.get("/tokens")
+def my_tokens(request: Request, all: bool = False, user=Depends(require("read"))):
+    """Your sessions and API tokens that still work (`all=true`: also revoked and expired ones)."""
+    return auth.tokens(ctx(request).db, user_id=user["id"], everything=all)
 
 
 @router.delete("/tokens/current", status_code=204)
@@ -107,9 +138,22 @@ def revoke_current(request: Request, user=Depends(require("read"))):
     return Response(status_code=204)
 
 
+@router.delete("/tokens/{token_id}")
+def revoke_token(token_id: int, request: Request, user=Depends(require("read"))):
+    """Revoke one of your tokens (an administrator: anyone's)."""
+    return auth.revoke_token_id(ctx(request).db, token_id, user)
+
+
 @router.get("/me")
 def me(user=Depends(require("read"))):
     return {k: user[k] for k in ("id", "name", "role")}
+
+
+@router.post("/me/password")
+def change_password(body: OwnPassword, request: Request, user=Depends(require("read"))):
+    """Change your password: every session and token of yours is revoked, this one included."""
+    u = auth.change_own_password(ctx(request).db, user["id"], body.current_password, body.new_password)
+    return {"name": u["name"], "revoked": u["revoked"]}
 
 
 @router.get("/users")
@@ -120,6 +164,60 @@ def list_users(request: Request, user=Depends(require("user.manage"))):
 @router.post("/users", status_code=201)
 def add_user(body: NewUser, request: Request, user=Depends(require("user.manage"))):
     return auth.add_user(ctx(request).db, body.name, body.password, body.role, by=user["id"])
+
+
+@router.post("/users/{name}/disable")
+def disable_user(name: str, request: Request, user=Depends(require("user.manage"))):
+    """Disable a user: they cannot log in, and their sessions and tokens stop working now."""
+    return auth.set_active(ctx(request).db, name, False, by=user["id"])
+
+
+@router.post("/users/{name}/enable")
+def enable_user(name: str, request: Request, user=Depends(require("user.manage"))):
+    """Enable a disabled user again (their old tokens stay revoked)."""
+    return auth.set_active(ctx(request).db, name, True, by=user["id"])
+
+
+@router.post("/users/{name}/password")
+def reset_password(name: str, body: NewPassword, request: Request, user=Depends(require("user.manage"))):
+    """Set a new password for a user; all their sessions and tokens are revoked."""
+    return auth.set_password(ctx(request).db, name, body.password, by=user["id"])
+
+
+@router.post("/users/{name}/unlock")
+def unlock_user(name: str, request: Request, user=Depends(require("user.manage"))):
+    """Lift a login lock on a user name (after too many wrong passwords)."""
+    return {"name": name, "unlocked": auth.unlock(ctx(request).db, name, by=user["id"])}
+
+
+@router.get("/users/{name}/tokens")
+def user_tokens(name: str, request: Request, all: bool = False, user=Depends(require("user.manage"))):
+    return auth.tokens(ctx(request).db, name=name, everything=all)
+
+
+@router.post("/users/{name}/tokens", status_code=201)
+def issue_user_token(name: str, request: Request, body: NewToken | None = None,
+                     user=Depends(require("user.manage"))):
+    """An API token for a user (e.g. an account a script runs as), made by an administrator."""
+    db, body = ctx(request).db, body or NewToken()
+    owner = next((u for u in db.users() if u["name"] == name.strip()), None)
+    if owner is None:
+        raise HTTPException(404, f"ไม่พบผู้ใช้ชื่อ {name}")
+    if not owner["active"]:
+        raise HTTPException(409, f"บัญชีผู้ใช้ {owner['name']} ถูกระงับการใช้งาน ออกรหัสเข้าใช้งานให้ไม่ได้")
+    token = auth.issue_token(db, owner["id"], "api", body.label, days=body.days, by=user["id"])
+    return {"token": token["token"], "id": token["id"], "expires_at": token["expires_at"], "user": owner}
+
+
+@router.delete("/users/{name}/tokens")
+def revoke_user_tokens(name: str, request: Request, user=Depends(require("user.manage"))):
+    """Revoke every session and token of a user."""
+    return {"name": name, "revoked": auth.revoke_all(ctx(request).db, name, by=user["id"])}
+
+
+@router.delete("/users/{name}/tokens/{token_id}")
+def revoke_user_token(name: str, token_id: int, request: Request, user=Depends(require("user.manage"))):
+    return auth.revoke_token_id(ctx(request).db, token_id, user, owner=name)
 
 
 # --- assessments and the criteria tree -----------------------------------------------------------

@@ -31,23 +31,32 @@ def current_user(request: Request) -> dict | None:
     if cached != "unset":
         return cached
     db = ctx(request).db
-    user = None
+    user, problem = None, None
     header = request.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
-        user = auth.resolve_token(db, header[7:].strip())
+        user, problem = auth.check_token(db, header[7:].strip())
         if user:
             user["via"] = "bearer"
     elif request.cookies.get(SESSION_COOKIE):
-        user = auth.resolve_token(db, request.cookies[SESSION_COOKIE], kind="session")
+        user, problem = auth.check_token(db, request.cookies[SESSION_COOKIE], kind="session")
         if user:
             user["via"] = "cookie"
     request.state.user = user
+    # why a known token no longer works (revoked, expired, user disabled): the 401 says so
+    request.state.auth_problem = problem
     return user
+
+
+def client_address(request: Request) -> str | None:
+    """The address logins are throttled by. Behind a reverse proxy, run uvicorn with
+    --proxy-headers --forwarded-allow-ips=<the proxy> so this is the client, not the proxy."""
+    return request.client.host if request.client else None
 
 
 def _check(request: Request, user: dict | None, action: str) -> dict:
     if user is None:
-        raise HTTPException(401, "ต้องเข้าสู่ระบบก่อน (ส่ง Authorization: Bearer <token> หรือเข้าสู่ระบบทางเว็บ)",
+        problem = getattr(request.state, "auth_problem", None)
+        raise HTTPException(401, problem or "ต้องเข้าสู่ระบบก่อน (ส่ง Authorization: Bearer <token> หรือเข้าสู่ระบบทางเว็บ)",
                             headers={"WWW-Authenticate": "Bearer"})
     if not auth.can(user["role"], action):
         need = auth.ROLE_TH[auth.PERMISSIONS[action]]

@@ -15,7 +15,7 @@ from markupsafe import Markup, escape
 
 from api import uploads
 from api.rest import export_response, start_suggest_job
-from api.security import SESSION_COOKIE, ctx, page_user, require
+from api.security import SESSION_COOKIE, client_address, ctx, page_user, require
 from kb import auth, workflow
 from kb.criteria import shorten
 from kb.thaidate import thai_datetime
@@ -83,10 +83,12 @@ def login_page(request: Request, next: str = "/"):
 @router.post("/login")
 def login(request: Request, name: str = Form(...), password: str = Form(...), next: str = Form("/")):
     c = ctx(request)
-    user = auth.authenticate(c.db, name, password)
-    if user is None:
-        return render(request, "login.html", status=401, user=None, next=_safe_next(next),
-                      error="ชื่อผู้ใช้หรือรหัสผ่านไม่ถูกต้อง", name=name)
+    try:
+        user = auth.login(c.db, name, password, client_address(request))
+    except auth.LoginRefused as refused:
+        headers = {"Retry-After": str(refused.retry_after)} if refused.retry_after else None
+        return render(request, "login.html", status=refused.status, headers=headers, user=None,
+                      next=_safe_next(next), error=str(refused), name=name)
     session = auth.issue_token(c.db, user["id"], "session", label="เว็บเบราว์เซอร์")
     response = RedirectResponse(_safe_next(next), status_code=303)
     response.set_cookie(SESSION_COOKIE, session["token"], max_age=auth.SESSION_HOURS * 3600,

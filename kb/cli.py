@@ -248,8 +248,12 @@ def user_add(name, role, password, with_token, update):
     except ReviewError as err:
         raise click.ClickException(str(err)) from err
     click.echo(f"{'updated' if update else 'added'} user {u['name']} ({u['role']})")
+    if update and u.get("revoked"):
+        click.echo(f"revoked {u['revoked']} session(s) and token(s) of {u['name']}", err=True)
     if with_token:
-        click.echo(auth.issue_token(db, u["id"], "api", label="kb user add")["token"])
+        token = auth.issue_token(db, u["id"], "api", label="kb user add")
+        click.echo(token["token"])
+        click.echo(f"token {token['id']} expires {token['expires_at']}", err=True)
 
 
 @user.command("list")
@@ -257,6 +261,103 @@ def user_list():
     """List users and their roles."""
     for u in _review_db().users():
         click.echo(f"{u['name']}\t{u['role']}\t{'active' if u['active'] else 'disabled'}")
+
+
+def _user_action(fn, *args, **kw):
+    """Run a kb.auth action; its Thai message (naming the user) becomes the CLI's error."""
+    from kb.review import ReviewError
+    try:
+        return fn(_review_db(), *args, **kw)
+    except ReviewError as err:
+        raise click.ClickException(str(err)) from err
+
+
+@user.command("disable")
+@click.argument("name")
+def user_disable(name):
+    """Disable a user: no more logins; their sessions and tokens stop working at once."""
+    from kb import auth
+    u = _user_action(auth.set_active, name, False)
+    click.echo(f"disabled user {u['name']} (revoked {u['revoked']} session(s) and token(s))")
+
+
+@user.command("enable")
+@click.argument("name")
+def user_enable(name):
+    """Enable a disabled user again (their old tokens stay revoked)."""
+    from kb import auth
+    u = _user_action(auth.set_active, name, True)
+    click.echo(f"enabled user {u['name']}")
+
+
+@user.command("reset-password")
+@click.argument("name")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+              help="Prompted for when not given.")
+def user_reset_password(name, password):
+    """Set a new password; every session and API token of the user is revoked."""
+    from kb import auth
+    u = _user_action(auth.set_password, name, password)
+    click.echo(f"new password for {u['name']}; revoked {u['revoked']} session(s) and token(s)")
+
+
+@user.command("unlock")
+@click.argument("name")
+def user_unlock(name):
+    """Lift a login lock on NAME (set after too many wrong passwords)."""
+    from kb import auth
+    done = _user_action(auth.unlock, name)
+    click.echo(f"unlocked {name}" if done else f"{name} was not locked (its failed logins are cleared)")
+
+
+@user.command("token")
+@click.argument("name")
+@click.option("--days", type=float, help="Days until it expires (default KB_TOKEN_DAYS, 90).")
+@click.option("--label", default="kb user token", show_default=True, help="What it is for (audit log).")
+def user_token(name, days, label):
+    """Issue an API token for NAME (printed once: only its hash is kept)."""
+    from kb import auth
+    from kb.review import ReviewError
+    db = _review_db()
+    u = next((u for u in db.users() if u["name"] == name.strip()), None)
+    if u is None:
+        raise click.ClickException(f"ไม่พบผู้ใช้ชื่อ {name}")
+    if not u["active"]:
+        raise click.ClickException(f"บัญชีผู้ใช้ {u['name']} ถูกระงับการใช้งาน ออกรหัสเข้าใช้งานให้ไม่ได้")
+    try:
+        token = auth.issue_token(db, u["id"], "api", label=label, days=days)
+    except ReviewError as err:
+        raise click.ClickException(str(err)) from err
+    click.echo(token["token"])
+    click.echo(f"token {token['id']} for {u['name']} expires {token['expires_at']}", err=True)
+
+
+@user.command("tokens")
+@click.argument("name")
+@click.option("--all", "everything", is_flag=True, help="Also revoked and expired ones.")
+def user_tokens(name, everything):
+    """List NAME's sessions and API tokens: id, kind, state, created, expires, label."""
+    from kb import auth
+    for t in _user_action(auth.tokens, name=name, everything=everything):
+        click.echo(f"{t['id']}\t{t['kind']}\t{t['state']}\t{t['created_at']}\t{t['expires_at']}\t{t['label']}")
+
+
+@user.command("revoke")
+@click.argument("name")
+@click.argument("token_ids", nargs=-1, type=int)
+@click.option("--all", "everything", is_flag=True, help="Revoke every session and token of NAME.")
+def user_revoke(name, token_ids, everything):
+    """Revoke NAME's tokens by id (see 'kb user tokens NAME'), or --all of them."""
+    from kb import auth
+    if bool(token_ids) == everything:
+        raise click.UsageError("give token ids (see 'kb user tokens NAME') or --all")
+    if everything:
+        click.echo(f"revoked {_user_action(auth.revoke_all, name)} session(s) and token(s) of {name}")
+        return
+    admin = {"id": None, "role": "admin"}            # whoever runs the CLI holds the database
+    for token_id in token_ids:
+        _user_action(auth.revoke_token_id, token_id, admin, owner=name)
+        click.echo(f"revoked token {token_id} of {name}")
 
 
 @main.command("export")

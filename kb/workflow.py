@@ -241,6 +241,11 @@ AUDIT_TH = {
     "user.password": "ตั้งรหัสผ่านใหม่",
     "token.issue": "ออกรหัสเข้าใช้งาน",
     "token.revoke": "ยกเลิกรหัสเข้าใช้งาน",
+    "token.revoke_all": "ยกเลิกรหัสเข้าใช้งานทั้งหมดของผู้ใช้",
+    "user.disable": "ระงับการใช้งานผู้ใช้",
+    "user.enable": "เปิดการใช้งานผู้ใช้อีกครั้ง",
+    "login.lock": "ระงับการเข้าสู่ระบบชั่วคราว เพราะใส่รหัสผ่านผิดหลายครั้ง",
+    "login.unlock": "ยกเลิกการระงับการเข้าสู่ระบบ",
 }
 
 # Who wrote a draft version (DraftVersion.drafter), without the engineers' names for drafters.
