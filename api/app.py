@@ -1,7 +1,8 @@
 """The FastAPI application: JSON API (/api, OpenAPI at /docs) and the Thai web app (/).
 
-`create_app()` builds it; the KnowledgeBase, review database and job runner are created once,
-at startup, and shared by every request (see api/context.py).
+`create_app()` builds it; the KnowledgeBase, review database and job queue are created once,
+at startup, and shared by every request (see api/context.py). Ingestion and bulk suggestion run
+in the worker process (`kb worker`, kb/queue.py), never here.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from starlette.datastructures import Headers
 
 from api import uploads
 from api.context import AppContext, Limits
-from api.jobs import JobRunner
+from kb.queue import JobQueue
 from api.security import LoginRequired
 from kb.review import Conflict, Invalid, NotFound, ReviewDB, ReviewError, database_url
 
@@ -34,9 +35,10 @@ def current_fiscal_year(today: date | None = None) -> int:
 
 def create_app(settings=None, *, kb=None, database: str | None = None, draft_fn: Callable | None = None,
                limits: Limits | None = None, agency: str | None = None,
-               fiscal_year: int | None = None) -> FastAPI:
+               fiscal_year: int | None = None, immediate_jobs: bool = False) -> FastAPI:
     """`kb` may be given (tests share one); otherwise it is created from `settings` at startup.
-    `draft_fn` replaces kb.draft.draft_criterion (tests, or another drafter)."""
+    `draft_fn` replaces kb.draft.draft_criterion (tests, or another drafter). `immediate_jobs`
+    (tests only) runs each job inside the request that enqueues it, instead of in the worker."""
     from kb.config import Settings
 
     @asynccontextmanager
@@ -50,18 +52,18 @@ def create_app(settings=None, *, kb=None, database: str | None = None, draft_fn:
         else:
             base = kb
         db = ReviewDB(database or database_url(settings.data_dir))
-        db.abandon_unfinished_uploads()
+        # Unfinished uploads are the worker's (it resumes them after a crash): not touched here.
         if not db.assessments():
             # A fresh install opens on a working assessment rather than an empty screen.
             db.create_assessment(agency or os.environ.get("KB_AGENCY") or DEFAULT_AGENCY,
                                  fiscal_year or int(os.environ.get("KB_FISCAL_YEAR") or current_fiscal_year()))
-        app.state.ctx = AppContext(kb=base, db=db, jobs=JobRunner(),
+        jobs = JobQueue(settings, db, kb=base, immediate=immediate_jobs)
+        app.state.ctx = AppContext(kb=base, db=db, jobs=jobs,
                                    upload_dir=Path(settings.data_dir) / "uploads",
                                    limits=limits or Limits.from_env(), draft_fn=draft_fn)
         try:
             yield
         finally:
-            app.state.ctx.jobs.shutdown()
             db.dispose()
             if own_kb:
                 base.store.close()

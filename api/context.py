@@ -1,4 +1,4 @@
-"""What the app holds for its lifetime: one KnowledgeBase, one ReviewDB, one job runner.
+"""What the app holds for its lifetime: one KnowledgeBase, one ReviewDB, one job queue.
 
 Created once at startup (loading the embedding model and opening Chroma take seconds; doing it
 per request would also open the store many times over).
@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from api.jobs import JobRunner
+from kb.queue import JobQueue
 from kb.review import ReviewDB
 
 DEFAULT_UPLOAD_MB = 50
@@ -31,7 +31,7 @@ class Limits:
 class AppContext:
     kb: object                      # kb.service.KnowledgeBase
     db: ReviewDB
-    jobs: JobRunner
+    jobs: JobQueue                  # enqueues; the worker process (`kb worker`) runs the jobs
     upload_dir: Path
     limits: Limits = field(default_factory=Limits)
     draft_fn: Callable | None = None     # None: kb.draft.draft_criterion, imported on first use

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response,
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from api import uploads
+from api import jobs, uploads
 from api.security import client_address, ctx, current_user, require
 from kb import auth, export, workflow
 from kb.retrieve import Filters
@@ -251,18 +251,21 @@ def criterion(aid: int, code: str, request: Request, user=Depends(require("read"
     """The form's wording with the review state: evidence links, draft versions, comments."""
     c, code = ctx(request), _code(request, code)
     crit = c.catalogue.get(code)
+    state = c.db.criterion(aid, code)
     return {"code": code, "item": {"code": crit.item.code, "title": crit.item.title},
             "wording": crit.wording, "subprompts": [sp.label for sp in crit.subprompts],
-            **c.db.criterion(aid, code)}
+            **state, "suggestions_stale": workflow.suggestions_stale(c.kb, state)}
 
 
 @router.get("/assessments/{aid}/criteria/{code}/evidence")
-def evidence(aid: int, code: str, request: Request, user=Depends(require("read"))):
-    """Evidence links; suggestions are computed first if the store changed since last time."""
+def evidence(aid: int, code: str, request: Request, response: Response, user=Depends(require("read"))):
+    """Evidence links as stored (reading changes nothing). Suggestions are computed by the
+    worker after documents are ingested, and by …/evidence/refresh; the header
+    `X-Suggestions-Stale: 1` says the store changed since they were computed."""
     c, code = ctx(request), _code(request, code)
-    c.db.assessment(aid)
-    workflow.suggest(c.kb, c.db, aid, code, user["id"])
-    return c.db.criterion(aid, code)["evidence"]
+    state = c.db.criterion(aid, code)
+    response.headers["X-Suggestions-Stale"] = "1" if workflow.suggestions_stale(c.kb, state) else "0"
+    return state["evidence"]
 
 
 @router.post("/assessments/{aid}/criteria/{code}/evidence/refresh")
@@ -293,14 +296,7 @@ def suggest_all(aid: int, request: Request, body: Suggest | None = None,
 
 
 def start_suggest_job(c, aid: int, codes: list[str], user: dict):
-    def work(job):
-        for code in codes:
-            job.current = code
-            job.message = f"กำลังค้นหาหลักฐานของเกณฑ์ {code}"
-            workflow.suggest(c.kb, c.db, aid, code, user["id"])
-            job.done += 1
-        job.message = f"ค้นหาหลักฐานครบ {len(codes)} เกณฑ์"
-    return c.jobs.submit("suggest", len(codes), work, user=user["name"])
+    return jobs.start_suggest(c, aid, codes, user)
 
 
 # --- drafts and review ----------------------------------------------------------------------------
@@ -418,10 +414,15 @@ def delete_document(doc_id: str, request: Request, user=Depends(require("documen
 
 @router.get("/jobs/{job_id}")
 def job(job_id: str, request: Request, user=Depends(require("read"))):
-    j = ctx(request).jobs.get(job_id)
-    if j is None:
-        raise HTTPException(404, f"ไม่พบงานรหัส {job_id} (งานที่เสร็จนานแล้วหรือก่อนเริ่มระบบใหม่จะไม่ถูกเก็บไว้)")
-    return j.to_dict()
+    """A job's state (queued, running, done, failed, cancelled), progress and per-file errors."""
+    return jobs.get(ctx(request), job_id).to_dict()
+
+
+@router.post("/jobs/{job_id}/cancel")
+def cancel_job(job_id: str, request: Request, user=Depends(require("read"))):
+    """Cancel a job: a queued one never starts; a running one stops before its next file (or
+    criterion), and what it already stored stays stored. 409 once it has ended."""
+    return jobs.cancel(ctx(request), job_id, user).to_dict()
 
 
 # --- coverage and export --------------------------------------------------------------------------

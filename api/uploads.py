@@ -1,4 +1,5 @@
-"""Document upload: type and size checks, saving under the data directory, ingestion as a job.
+"""Document upload: type and size checks, saving under the data directory, ingestion as a job
+(run by the worker process, `kb worker`; see kb/jobs.py).
 
 Uploaded files are kept (in <data dir>/uploads) because the store records documents by path:
 re-uploading a file of the same name replaces its earlier version, as re-ingesting does.
@@ -23,7 +24,7 @@ from starlette.datastructures import UploadFile as ParsedFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.context import AppContext, Limits
-from api.jobs import Job
+from kb.jobs import Job
 from api.security import require
 
 CHUNK = 1 << 20
@@ -147,33 +148,16 @@ def save(uploads: list[UploadFile], ctx: AppContext, user: dict) -> list[dict]:
 def start_ingest(ctx: AppContext, saved: list[dict], user: dict) -> Job | None:
     """Queue one ingestion job for the accepted files (None if there are none); each file's
     outcome is also recorded in the uploads table, so errors stay on the documents page after
-    the job is forgotten."""
+    the job is forgotten. The worker runs it; this returns the job as queued."""
     saved = [s for s in saved if s["accepted"]]
     if not saved:
         return None
     job_id = ctx.jobs.new_id()
     rows = [ctx.db.add_upload(s["file_name"], str((ctx.upload_dir / s["file_name"]).resolve()), s["size"],
                               user["id"], job_id) for s in saved]
-
-    def work(job: Job) -> None:
-        for row in rows:
-            job.current = row["file_name"]
-            job.message = f"กำลังอ่านเอกสารและเตรียมให้ค้นหาได้: {row['file_name']}"
-            ctx.db.update_upload(row["id"], state="running")
-            summary = ctx.kb.ingest([row["path"]], progress=False)
-            if summary.errors:
-                job.errors.extend(summary.errors)
-                ctx.db.update_upload(row["id"], state="failed", error=summary.errors[0])
-            else:
-                doc = ctx.kb.store.document(row["path"])
-                chunks = doc["n_chunks"] if doc is not None else summary.chunks
-                job.result[row["file_name"]] = chunks
-                ctx.db.update_upload(row["id"], state="done", chunks=chunks, error="")
-            job.done += 1
-        ok = job.total - len(job.errors)
-        job.message = f"นำเข้าเสร็จ {ok} จาก {job.total} ไฟล์" + (f" (ผิดพลาด {len(job.errors)})" if job.errors else "")
-
-    return ctx.jobs.submit("ingest", len(saved), work, user=user["name"], job_id=job_id)
+    # the generation tells the job whether it changed the store (then suggestions follow)
+    params = {"uploads": [r["id"] for r in rows], "generation": ctx.kb.store.generation()}
+    return ctx.jobs.submit("ingest", len(rows), params, user=user, job_id=job_id)
 
 
 def documents(ctx: AppContext) -> list[dict]:

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 
-from api import uploads
+from api import jobs, uploads
 from api.rest import export_response, start_suggest_job
 from api.security import SESSION_COOKIE, client_address, ctx, page_user, require
 from kb import auth, workflow
@@ -162,15 +162,15 @@ def _criterion_context(request: Request, aid: int, code: str) -> dict:
             "answer_view": workflow.draft_view(answer, c.db.confirmed_flags(aid, code, answer["version"]))
             if answer else [],
             "assessment": c.db.assessment(aid), "previous": _previous_answer(c, aid, code, state),
+            "suggestions_stale": workflow.suggestions_stale(c.kb, state),
             "users": c.db.users() if auth.can(request.state.user["role"], "owner.assign") else [],
             "history": c.db.audit(aid, code, limit=30)}
 
 
 @router.get("/a/{aid}/c/{code}")
 def criterion_page(aid: int, code: str, request: Request, user=Depends(page_user)):
-    c, code = ctx(request), _code(request, code)
-    c.db.assessment(aid)
-    workflow.suggest(c.kb, c.db, aid, code, user["id"])     # only when the store changed
+    # read-only: suggestions come from the worker (after ingest) and the refresh button
+    code = _code(request, code)
     return render(request, "criterion.html", **_criterion_context(request, aid, code))
 
 
@@ -328,10 +328,16 @@ def delete_document(doc_id: str, request: Request, user=Depends(require("documen
 
 @router.get("/jobs/{job_id}")
 def job(job_id: str, request: Request, user=Depends(require("read"))):
-    j = ctx(request).jobs.get(job_id)
-    if j is None:
-        raise HTTPException(404, "ไม่พบงานนี้ (อาจเสร็จไปนานแล้ว)")
+    j = jobs.get(ctx(request), job_id)
     # the finished job tells the page to reload what the job changed
+    headers = {"HX-Trigger": "documents-changed"} if j.finished and j.kind == "ingest" else None
+    return render(request, "_job.html", job=j.to_dict(), headers=headers)
+
+
+@router.post("/jobs/{job_id}/cancel")
+def cancel_job(job_id: str, request: Request, user=Depends(require("read"))):
+    """The cancel button of the job card: the card comes back in its new state."""
+    j = jobs.cancel(ctx(request), job_id, user)
     headers = {"HX-Trigger": "documents-changed"} if j.finished and j.kind == "ingest" else None
     return render(request, "_job.html", job=j.to_dict(), headers=headers)
 

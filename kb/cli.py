@@ -42,7 +42,7 @@ def _show_hit(rank: int, hit, width: int = 100) -> None:
 
 @click.group(help="Evidence knowledge base for the Public Sector 4.0 self-assessment (แบบฟอร์มที่ 3).\n\n"
                   "Settings come from the environment: KB_DATA_DIR (default ./.kb-data), "
-                  "KB_EMBED_MODEL, KB_CHROMA_URL.")
+                  "KB_EMBED_MODEL, KB_CHROMA_URL, KB_DATABASE_URL, KB_QUEUE_URL.")
 def main():
     pass
 
@@ -219,10 +219,29 @@ def serve(host, port, agency, year):
     from kb.store import StoreError
     if not _review_db().users():
         click.echo("note: no users yet — create one with: kb user add NAME --role admin", err=True)
+    click.echo("note: uploads are ingested by the worker: run 'kb worker' beside this server", err=True)
     try:
         app = create_app(Settings.from_env(), agency=agency, fiscal_year=year)
         uvicorn.run(app, host=host, port=port, log_level="info")
     except StoreError as err:
+        raise click.ClickException(str(err)) from err
+
+
+@main.command()
+@click.option("--workers", default=1, show_default=True, type=int,
+              help="Jobs run at once (they share one store and the model's cores: 1 is usually best).")
+def worker(workers):
+    """Run the background worker: ingestion of uploaded documents and evidence suggestion.
+
+    Start it beside the web app ('kb serve' or uvicorn), with the same KB_DATA_DIR and
+    KB_DATABASE_URL. Jobs wait in KB_QUEUE_URL (redis://…), by default a SQLite file in the data
+    directory. Stop it with Ctrl-C (the running job finishes first) or SIGTERM; after a crash it
+    resumes the interrupted job when started again."""
+    from kb.queue import run_worker
+    from kb.store import StoreError
+    try:
+        run_worker(Settings.from_env(), workers=workers)
+    except (StoreError, ValueError) as err:
         raise click.ClickException(str(err)) from err
 
 

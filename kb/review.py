@@ -240,7 +240,7 @@ class Upload(Base):
     size: Mapped[int] = mapped_column(Integer)
     uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     uploaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
-    state: Mapped[str] = mapped_column(String(10), default="queued")   # queued|running|done|failed
+    state: Mapped[str] = mapped_column(String(10), default="queued")   # queued|running|done|failed|cancelled
     error: Mapped[str] = mapped_column(Text, default="")
     chunks: Mapped[int | None] = mapped_column(Integer)
     job_id: Mapped[str] = mapped_column(String(40), default="")
@@ -249,6 +249,29 @@ class Upload(Base):
         return {"id": self.id, "file_name": self.file_name, "path": self.path, "size": self.size,
                 "uploaded_at": _iso(self.uploaded_at), "state": self.state, "error": self.error,
                 "chunks": self.chunks, "job_id": self.job_id}
+
+
+class JobRecord(Base):
+    """A background job (ingest, suggest) as both the web app and the worker see it: the worker
+    writes progress here, the web app polls it (kb/jobs.py owns the logic)."""
+    __tablename__ = "jobs"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))                        # ingest | suggest
+    state: Mapped[str] = mapped_column(String(10), default="queued")    # queued|running|done|failed|cancelled
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    current: Mapped[str] = mapped_column(Text, default="")
+    message: Mapped[str] = mapped_column(Text, default="")
+    errors: Mapped[list] = mapped_column(JSON, default=list)
+    result: Mapped[dict] = mapped_column(JSON, default=dict)
+    params: Mapped[dict] = mapped_column(JSON, default=dict)            # what to do (upload ids, criteria)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    user_name: Mapped[str | None] = mapped_column(String(100))
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    worker: Mapped[str] = mapped_column(String(200), default="")        # host:pid running it
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 # --- connecting ---------------------------------------------------------------------------------
@@ -697,15 +720,6 @@ class ReviewDB:
             if u is not None:
                 for k, v in fields.items():
                     setattr(u, k, v)
-
-    def abandon_unfinished_uploads(self) -> int:
-        """At startup: uploads a previous run was still ingesting will never finish (jobs live in
-        memory), so they are marked failed rather than shown as running forever."""
-        with self.Session.begin() as s:
-            rows = list(s.scalars(select(Upload).where(Upload.state.in_(("queued", "running")))))
-            for u in rows:
-                u.state, u.error = "failed", f"{u.file_name}: การนำเข้าหยุดเพราะระบบเริ่มทำงานใหม่ กรุณาอัปโหลดอีกครั้ง"
-            return len(rows)
 
     def uploads(self) -> list[dict]:
         with self.Session() as s:

@@ -24,16 +24,23 @@ class KnowledgeBase:
         self.catalogue = catalogue or load_catalogue()
 
     def ingest(self, paths: Iterable[str | Path], progress: bool = True,
-               echo: Callable[[str], None] | None = None):
+               echo: Callable[[str], None] | None = None, refresh: bool = True):
+        """`refresh=False` leaves `refresh()` to the caller (a job ingesting file by file
+        refreshes once, after its last file)."""
         from ingest.pipeline import ingest
         from kb.previous import set_aside_forms
         # A filled-in แบบฟอร์มที่ 3 is last year's answers, not evidence (see kb/previous.py).
         paths, skipped = set_aside_forms(paths, self, echo=echo)
         summary = ingest(paths, self.store, progress=progress, echo=echo)
         summary.skipped.extend(skipped)
+        if refresh:
+            self.refresh()
+        return summary
+
+    def refresh(self) -> None:
+        """Bring the lexical indexes and the document scores up to date after a change."""
         self.store.build_lexical()
         self.generality()          # computed once here, not on the first evidence request
-        return summary
 
     def remove(self, name_or_path: str) -> list[str]:
         """Delete a document (by path or file name) everywhere; the paths removed."""

@@ -25,14 +25,29 @@ def _criterion_code(kb, code: str) -> str:
 def suggest(kb, db: ReviewDB, assessment_id: int, code: str, user_id: int | None = None,
             force: bool = False, k: int = SUGGESTIONS_PER_CRITERION) -> bool:
     """(Re)compute suggested evidence when the store changed since the last time (or when
-    forced). True when retrieval ran. Decisions already taken are kept."""
+    forced). True when retrieval ran. Decisions already taken are kept.
+
+    Called by the worker (after an ingest job) and by the explicit refresh actions, never by
+    a page view. A refresh racing the worker on the same criterion may lose the insert race on
+    the unique (assessment, criterion, passage) key: the second attempt finds the other
+    writer's rows and updates them."""
+    from sqlalchemy.exc import IntegrityError
     code = _criterion_code(kb, code)
     generation = kb.store.generation()
     if not force and db.criterion(assessment_id, code)["suggested_generation"] == generation:
         return False
     docs = kb.evidence(code, k=k)
-    db.record_suggestions(assessment_id, code, docs, generation, user_id)
+    try:
+        db.record_suggestions(assessment_id, code, docs, generation, user_id)
+    except IntegrityError:
+        db.record_suggestions(assessment_id, code, docs, generation, user_id)
     return True
+
+
+def suggestions_stale(kb, state: dict) -> bool:
+    """Whether the store changed since this criterion's suggestions were computed
+    (`state`: ReviewDB.criterion); the page then says they are being updated."""
+    return state.get("suggested_generation") != kb.store.generation()
 
 
 # --- drafts -------------------------------------------------------------------------------------

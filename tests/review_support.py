@@ -112,6 +112,15 @@ def ingested_kb(tmp_path_factory):
     base.store.close()
 
 
+def suggest_now(app, *codes: str, aid: int = 1) -> None:
+    """Evidence suggestions for these criteria, as the worker computes them after an ingest
+    (viewing a criterion never does)."""
+    from kb import workflow
+    c = app.state.ctx
+    for code in codes:
+        workflow.suggest(c.kb, c.db, aid, code)
+
+
 def sample_docs(root: Path) -> Path:
     """The folder conftest's `docs` fixture makes (a fixture cannot be shared across scopes,
     so its function is called directly)."""

@@ -13,7 +13,8 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.context import Limits
-from review_support import USERS, database_url, ingested_kb, make_users, postgres_server  # noqa: F401
+from review_support import (USERS, database_url, ingested_kb, make_users, postgres_server,  # noqa: F401
+                            suggest_now)
 
 
 class Api:
@@ -40,9 +41,11 @@ def _app(kb, url, **kw):
 
 @pytest.fixture
 def api(ingested_kb, database_url):  # noqa: F811
-    app = _app(ingested_kb, database_url)
+    # jobs (the suggest-all one) run inside the request; tests/test_jobs.py has the real worker
+    app = _app(ingested_kb, database_url, immediate_jobs=True)
     with TestClient(app) as client:
         make_users(app.state.ctx.db)
+        suggest_now(app, "1.3.1")
         yield Api(client)
 
 
@@ -116,6 +119,20 @@ def test_criteria_tree_and_one_criterion(api):
     assert one["code"] == "1.3.1" and one["item"]["code"] == "1.3" and one["subprompts"]
     assert api.get("/api/assessments/{aid}/criteria/9.9.9", "viewer").status_code == 404
     assert api.get("/api/assessments/999/criteria", "viewer").status_code == 404
+
+
+def test_reading_evidence_changes_nothing_and_says_when_it_is_stale(api):
+    url = "/api/assessments/{aid}/criteria/1.1.1"
+    before = api.get("/api/assessments/{aid}/audit?code=1.1.1", "viewer").json()
+    r = api.get(url + "/evidence", "viewer")
+    assert r.status_code == 200 and r.json() == [] and r.headers["x-suggestions-stale"] == "1"
+    assert api.get(url, "viewer").json()["suggestions_stale"] is True
+    assert api.get("/api/assessments/{aid}/audit?code=1.1.1", "viewer").json() == before     # no audit row
+    assert api.post(url + "/evidence/refresh", "viewer").status_code == 403
+    fresh = api.post(url + "/evidence/refresh", "editor").json()
+    r = api.get(url + "/evidence", "viewer")
+    assert fresh and r.json() == fresh and r.headers["x-suggestions-stale"] == "0"
+    assert api.get(url, "viewer").json()["suggestions_stale"] is False
 
 
 def test_evidence_drafts_review_and_coverage(api):
@@ -326,7 +343,10 @@ def upload_api(kb, database_url, monkeypatch):  # noqa: F811
     # the evidence ranking): on a fresh store that embeds every criterion's queries, minutes on
     # a busy machine, and no upload test needs it. Files are still loaded, chunked and embedded.
     monkeypatch.setattr(kb, "generality", lambda: None)
-    app = _app(kb, database_url, limits=Limits(upload_bytes=64 * 1024, files_per_upload=3))
+    # the jobs run inside the request (tests/test_jobs.py runs them in a real worker process),
+    # without the suggestion job that follows an ingest (94 criteria, and no test here reads them)
+    monkeypatch.setenv("KB_SUGGEST_AFTER_INGEST", "0")
+    app = _app(kb, database_url, limits=Limits(upload_bytes=64 * 1024, files_per_upload=3), immediate_jobs=True)
     with TestClient(app) as client:
         make_users(app.state.ctx.db)
         yield Api(client)
@@ -336,7 +356,7 @@ def _wait(api, job_id, timeout=120):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         job = api.get(f"/api/jobs/{job_id}", "viewer").json()
-        if job["state"] in ("done", "failed"):
+        if job["state"] in ("done", "failed", "cancelled"):
             return job
         time.sleep(0.1)
     raise AssertionError(f"job {job_id} did not finish: {job}")

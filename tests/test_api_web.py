@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from review_support import USERS, ingested_kb, make_users  # noqa: F401
+from review_support import USERS, ingested_kb, make_users, suggest_now  # noqa: F401
 
 HX = {"HX-Request": "true"}
 
@@ -20,6 +20,7 @@ def app(ingested_kb, tmp_path):  # noqa: F811
                    fiscal_year=2564)
     with TestClient(a) as client:
         make_users(a.state.ctx.db)
+        suggest_now(a, "1.3.1")
         a.client = client
         yield a
 
@@ -178,7 +179,8 @@ def test_a_new_draft_sits_beside_the_approved_answer(app):
 
 
 def test_upload_fragment_and_job_polling(upload_kb, tmp_path, docs):
-    a = create_app(kb=upload_kb, database=f"sqlite:///{tmp_path / 'r.sqlite'}", agency="กรมทดสอบ", fiscal_year=2564)
+    a = create_app(kb=upload_kb, database=f"sqlite:///{tmp_path / 'r.sqlite'}", agency="กรมทดสอบ", fiscal_year=2564,
+                   immediate_jobs=True)
     with TestClient(a):
         make_users(a.state.ctx.db)
         admin, h = login(a, "admin")
@@ -212,6 +214,9 @@ def upload_kb(kb, monkeypatch):
     embeds every criterion's queries, minutes on a busy machine, and no upload test needs it.
     Files are still loaded, chunked, embedded and stored as usual."""
     monkeypatch.setattr(kb, "generality", lambda: None)
+    # jobs run inside the request here (tests/test_jobs.py runs them in a real worker process),
+    # without the suggestion job that follows an ingest: no test here reads suggestions
+    monkeypatch.setenv("KB_SUGGEST_AFTER_INGEST", "0")
     return kb
 
 
@@ -220,7 +225,7 @@ def upload_app(upload_kb, tmp_path):
     """Small limits: 64 KB a file, 3 files an upload."""
     from api.context import Limits
     a = create_app(kb=upload_kb, database=f"sqlite:///{tmp_path / 'r.sqlite'}", agency="กรมทดสอบ", fiscal_year=2564,
-                   limits=Limits(upload_bytes=64 * 1024, files_per_upload=3))
+                   limits=Limits(upload_bytes=64 * 1024, files_per_upload=3), immediate_jobs=True)
     with TestClient(a):
         make_users(a.state.ctx.db)
         yield a

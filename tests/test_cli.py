@@ -79,3 +79,10 @@ def test_eval_retrieval_on_a_tiny_beir_set(tmp_path):
     assert set(result["bm25"]) == set(result["dense"]) == {"R@1", "MRR@10", "Recall@10", "nDCG@10"}
     missing = kb("eval", "retrieval", "--beir", str(tmp_path), data_dir=tmp_path, check=False)
     assert missing.returncode != 0 and "not a BEIR folder" in missing.stderr
+
+
+def test_worker_refuses_a_queue_url_it_cannot_use(tmp_path, monkeypatch):
+    monkeypatch.setenv("KB_QUEUE_URL", "http://127.0.0.1:6379")
+    bad = kb("worker", data_dir=tmp_path, check=False)
+    assert bad.returncode == 1 and "KB_QUEUE_URL must be a redis:// URL" in bad.stderr
+    assert not (tmp_path / "queue.sqlite").exists()

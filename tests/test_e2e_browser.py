@@ -1,13 +1,18 @@
 """A reviewer's whole job in a real browser: Playwright driving Debian's Chromium against the app
-served by uvicorn on 127.0.0.1, as `kb serve` serves it.
+served by uvicorn on 127.0.0.1, as `kb serve` serves it, with a `kb worker` process beside it
+that ingests the document uploaded in the browser.
 
 Screenshots go to tests/artifacts/ (every run) and docs/screenshots/ (the README's pictures);
 08- and 09- are a phone's 390 px.
 """
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import replace
@@ -15,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from review_support import sample_docs
+from review_support import sample_docs, suggest_now
 
 CHROMIUM = "/usr/bin/chromium"
 # Offline: without these Chromium keeps trying to reach Google's services, which this network refuses.
@@ -59,7 +64,20 @@ def server(tmp_path_factory):
     shutil.move(docs / "led-queue-2564.xlsx", later / "led-queue-2564.xlsx")    # uploaded in the browser
     kb = KnowledgeBase(replace(Settings(), data_dir=root / "data", chroma_url=None))
     kb.ingest([docs], progress=False)
-    app = create_app(kb=kb, database=f"sqlite:///{root / 'review.sqlite'}", agency="กรมบังคับคดี", fiscal_year=2564)
+    database = f"sqlite:///{root / 'review.sqlite'}"
+    app = create_app(kb=kb, database=database, agency="กรมบังคับคดี", fiscal_year=2564)
+    # the worker that ingests uploads; the suggestions it would compute for all 94 criteria after
+    # an ingest are left out, so the coverage page below shows exactly what the reviewer did
+    env = {**os.environ, "KB_DATA_DIR": str(root / "data"), "KB_DATABASE_URL": database,
+           "KB_SUGGEST_AFTER_INGEST": "0"}
+    env.pop("KB_CHROMA_URL", None)
+    env.pop("KB_QUEUE_URL", None)
+    log = root / "worker.log"
+    kb_cli = Path(sys.executable).with_name("kb")
+    with log.open("wb") as out:
+        worker = subprocess.Popen([str(kb_cli), "worker"] if kb_cli.exists() else
+                                  [sys.executable, "-m", "kb.cli", "worker"],
+                                  env=env, stdout=out, stderr=subprocess.STDOUT)
     port = _free_port()
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
@@ -70,7 +88,16 @@ def server(tmp_path_factory):
     assert srv.started, "uvicorn did not start"
     auth.add_user(app.state.ctx.db, "somsri", PASSWORD, "admin")
     auth.add_user(app.state.ctx.db, "wichai", PASSWORD, "reviewer")
+    suggest_now(app, "1.3.1")           # as the worker does after an ingest
+    while "worker for" not in log.read_text(errors="replace"):
+        assert worker.poll() is None and time.monotonic() < deadline + 120, log.read_text(errors="replace")
+        time.sleep(0.1)
     yield {"url": f"http://127.0.0.1:{port}", "upload": later / "led-queue-2564.xlsx"}
+    worker.send_signal(signal.SIGINT)
+    try:
+        worker.wait(60)
+    except subprocess.TimeoutExpired:
+        worker.kill()
     srv.should_exit = True
     thread.join(timeout=10)
     kb.store.close()

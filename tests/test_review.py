@@ -1,6 +1,7 @@
 """The review service on both databases: suggestions that keep decisions, versions, approval, audit."""
 from __future__ import annotations
 
+import socket
 from types import SimpleNamespace
 
 import pytest
@@ -127,13 +128,55 @@ def test_versions_conflicts_approval_and_audit(db):
     assert db.previous_assessment(db.create_assessment("กรมตัวอย่าง", 2567)["id"])["id"] == aid
 
 
-def test_unfinished_uploads_are_failed_at_restart(db):
-    u = auth.add_user(db, "ed", "editor-pass", "editor")
-    up = db.add_upload("plan.pdf", "/data/uploads/plan.pdf", 10, u["id"], "job1")
-    db.update_upload(up["id"], state="running")
-    assert db.abandon_unfinished_uploads() == 1
+def test_job_records_cancel_and_recovery_after_a_dead_worker(db, tmp_path):
+    """Job records on both databases: a queued job cancelled with its uploads; a job a dead
+    worker left running is set right at the next start (a stored file done, an unstored one
+    tried once more, then failed) and handed back to the queue."""
+    from ingest.pipeline import sha256_of
+    from kb.jobs import JobStore, Runner
+    from kb.review import JobRecord
+    ed = auth.add_user(db, "ed", "editor-pass", "editor")
+    jobs = JobStore(db)
+
+    queued = jobs.create("ingest", 1, {}, ed, job_id="q1")
+    up = db.add_upload("plan.pdf", "/data/uploads/plan.pdf", 10, ed["id"], queued.id)
+    jobs.save(queued, params={"uploads": [up["id"]]})
+    got = jobs.cancel("q1")
+    assert got.state == "cancelled" and got.finished and "ก่อนเริ่มทำงาน" in got.message
     row = db.uploads()[0]
-    assert row["state"] == "failed" and "อัปโหลดอีกครั้ง" in row["error"] and row["uploaded_by"] == "ed"
+    assert row["state"] == "cancelled" and row["error"].startswith("plan.pdf:")
+    assert jobs.claim("q1", "host:1") is None and jobs.get("q1").state == "cancelled"
+
+    stored, unstored = tmp_path / "stored.md", tmp_path / "unstored.md"
+    stored.write_text("เก็บแล้ว", encoding="utf-8")
+    unstored.write_text("ยังไม่เก็บ", encoding="utf-8")
+    job = jobs.create("ingest", 2, {}, ed, job_id="r1")
+    rows = [db.add_upload(p.name, str(p), 10, ed["id"], job.id) for p in (stored, unstored)]
+    job.params = {"uploads": [r["id"] for r in rows]}
+    jobs.save(job)
+    dead = f"{socket.gethostname()}:999999999"                  # a pid no process has
+    assert jobs.claim("r1", dead).state == "running"
+    assert jobs.claim("r1", "another:1") is None                 # claimed once only
+    for r in rows:                                              # as a worker killed mid-job leaves it
+        db.update_upload(r["id"], state="running")
+    docs = {str(stored): {"sha256": sha256_of(stored), "n_chunks": 3}}
+    kb = SimpleNamespace(store=SimpleNamespace(document=docs.get))
+    runner = Runner(kb, db)
+    assert runner.recover(set()) == ["r1"]
+    states = {u["file_name"]: (u["state"], u["chunks"]) for u in db.uploads()}
+    assert states["stored.md"] == ("done", 3) and states["unstored.md"][0] == "queued"
+    job = jobs.get("r1")
+    assert job.state == "queued" and job.done == 1 and job.result == {"stored.md": 3} and not job.errors
+
+    # the second crash on the same file fails it, naming it
+    db.update_upload(rows[1]["id"], state="running")
+    with db.Session.begin() as s:
+        rec = s.get(JobRecord, "r1")
+        rec.state, rec.worker = "running", dead
+    assert runner.recover(set()) == ["r1"]
+    failed = next(u for u in db.uploads() if u["file_name"] == "unstored.md")
+    assert failed["state"] == "failed" and failed["error"].startswith("unstored.md:") and "สองครั้ง" in failed["error"]
+    assert runner.recover({"r1"}) == []                          # nothing left to set right
 
 
 def test_database_url_defaults_to_sqlite_and_uses_psycopg(tmp_path, monkeypatch):
@@ -238,3 +281,30 @@ def test_an_edit_of_an_approved_answer_keeps_it_exported_until_the_next_approval
     db.approve(aid, "1.3.1", 2, rv2["id"])
     assert db.approved_answers(aid)["1.3.1"]["text"] == "ฉบับแก้ของผู้ตรวจ"
     assert db.criterion(aid, "1.3.1")["versions"][0] == v1
+
+
+def test_the_worker_queues_one_suggestion_job_per_state_of_the_store(db, monkeypatch):
+    from kb.jobs import JobStore, Runner
+    monkeypatch.delenv("KB_SUGGEST_AFTER_INGEST", raising=False)
+    aid = db.create_assessment("กรมตัวอย่าง", 2566)["id"]
+    generation = {"now": 3}
+    criteria = [SimpleNamespace(code="1.1.1"), SimpleNamespace(code="1.1.2")]
+    kb = SimpleNamespace(store=SimpleNamespace(generation=lambda: generation["now"]),
+                         catalogue=SimpleNamespace(criteria=lambda: criteria))
+    runner = Runner(kb, db)
+    job = runner.suggest_if_stale()
+    assert job.kind == "suggest" and job.total == 2 and job.params["assessments"] == [aid]
+    assert runner.suggest_if_stale() is None                   # one is queued already
+    JobStore(db).cancel(job.id)
+    assert runner.suggest_if_stale() is None                   # cancelled for this store: not again
+    for code in ("1.1.1", "1.1.2"):
+        db.record_suggestions(aid, code, [], 3)
+    assert runner.stale_assessments() == []
+    generation["now"] = 4                                      # documents changed (kb ingest)
+    assert runner.stale_assessments() == [aid]
+    again = runner.suggest_if_stale()
+    assert again is not None and again.params["generation"] == 4
+    monkeypatch.setenv("KB_SUGGEST_AFTER_INGEST", "0")
+    JobStore(db).cancel(again.id)
+    generation["now"] = 5
+    assert runner.suggest_if_stale() is None                   # turned off
