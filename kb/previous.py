@@ -94,8 +94,10 @@ class PreviousAnswers:
 
     def __init__(self, db):
         self.db = db
-        with db:
-            db.executescript(SCHEMA)
+        # one execute, outside `with db`: executescript COMMITs first and `with db` commits
+        # at its end, and either would commit whatever another thread of the store has
+        # half-written on the shared connection (a document being replaced)
+        db.execute(SCHEMA)
 
     def save(self, path: Path, answers: list[PreviousAnswer]) -> int:
         now = datetime.now(timezone.utc).isoformat()
@@ -135,7 +137,7 @@ def set_aside_forms(paths, kb, echo=None) -> tuple[list, list[str]]:
     from ingest.loaders import SUPPORTED
     keep: list = []
     skipped: list[str] = []
-    table = PreviousAnswers(kb.store.db)
+    table = kb.previous_answers
     for p in map(Path, paths):
         if p.is_dir():
             forms = [f for f in sorted(p.rglob("*")) if f.is_file() and _candidate(f, p) and _is_form(f)]

@@ -311,3 +311,18 @@ def test_best_document_is_read_whole_when_short():
     read = bundle.more_from(fake_kb(5), criterion, docs, {"best:0"})
     assert [h.chunk_id for h in read] == ["best:1", "best:2", "best:3", "best:4"]
     assert bundle.more_from(fake_kb(params.active().draft.read_whole_up_to + 1), criterion, docs, set()) == []
+
+
+def test_opening_the_previous_answers_table_commits_nothing_half_written(tmp_path):
+    """Issue 10 finding 8: the table used to be opened with executescript, which COMMITs
+    first — a draft opening it during an ingest committed half of a document replacement."""
+    import sqlite3
+    from kb.previous import PreviousAnswers
+    db = sqlite3.connect(tmp_path / "store.sqlite")
+    db.execute("CREATE TABLE chunks (id TEXT)")
+    db.commit()
+    db.execute("INSERT INTO chunks VALUES ('half-written')")     # a transaction still open
+    PreviousAnswers(db)
+    assert db.execute("SELECT name FROM sqlite_master WHERE name = 'previous_answers'").fetchone()
+    db.rollback()
+    assert db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0] == 0
