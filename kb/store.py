@@ -110,11 +110,13 @@ class Store:
         self.settings = settings
         self.dir = Path(settings.data_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(self.dir / "docstore.sqlite", check_same_thread=False)
-        self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA foreign_keys = ON")
-        self.db.executescript(SCHEMA)
+        # one SQLite connection per thread (`db`), in WAL mode: a reader never sees, and a
+        # commit on another thread never commits, a document replacement half-written
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
         self._lock = threading.RLock()
+        self.db.execute("PRAGMA journal_mode = WAL")
+        self.db.executescript(SCHEMA)
         self._embedding = embedding
         self._vector_store = None
         self._bm25: dict[tuple[str, str], LexicalIndex] | None = None    # by (level, terms)
@@ -124,6 +126,20 @@ class Store:
         self._vectors_readers = 0                     # queries running on the current client
         if check_model:       # `kb reindex` opens a store to move it to another model
             self._check_model()
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        """This thread's connection to docstore.sqlite (opened on first use)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            # check_same_thread off only so that close() may close every thread's connection
+            conn = sqlite3.connect(self.dir / "docstore.sqlite", timeout=30, check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA foreign_keys = ON")
+            self._local.conn = conn
+            with self._lock:
+                self._connections.append(conn)
+        return conn
 
     # --- model bookkeeping -------------------------------------------------------------------
 
@@ -416,4 +432,8 @@ class Store:
             return built
 
     def close(self) -> None:
-        self.db.close()
+        with self._lock:
+            for conn in self._connections:
+                conn.close()
+            self._connections.clear()
+        self._local = threading.local()

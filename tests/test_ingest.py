@@ -143,3 +143,30 @@ def test_a_file_over_the_time_limit_leaves_its_stored_version(kb, docs, monkeypa
     monkeypatch.setenv("KB_MAX_FILE_SECONDS", "0")                 # 0: no limit
     assert kb.ingest([path], progress=False).ingested == 1
     assert any("ยูนิคอร์น" in h.text for h in kb.search("ยูนิคอร์นสีม่วง", k=10))
+
+
+def test_store_threads_do_not_share_a_transaction(tmp_path):
+    """Issue 10 finding 8: one sqlite3 connection served every thread, so a reader saw (and a
+    commit on any thread committed) a document replacement half-written by another thread."""
+    import threading
+    from kb.config import Settings
+    from kb.store import Store
+    store = Store(Settings(data_dir=tmp_path), check_model=False)
+    started, release = threading.Event(), threading.Event()
+
+    def half_write():
+        store.db.execute("INSERT INTO meta VALUES ('half', 'written')")   # not committed yet
+        started.set()
+        release.wait(10)
+        store.db.rollback()
+
+    writer = threading.Thread(target=half_write)
+    writer.start()
+    assert started.wait(10)
+    try:
+        assert store.meta("half") is None             # not visible from another thread
+    finally:
+        release.set()
+        writer.join(10)
+    assert store.meta("half") is None                 # and gone after the writer's rollback
+    store.close()
