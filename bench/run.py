@@ -31,9 +31,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from kb import thai  # noqa: E402
+from textmodel import thai  # noqa: E402
 from kb.config import Settings  # noqa: E402
-from kb.store import Chunk, Document, Store  # noqa: E402
+from kb.store import Store  # noqa: E402
+from textmodel.records import Chunk, Document  # noqa: E402
 
 
 def pct(values: list[float], p: float) -> float:

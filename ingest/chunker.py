@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from typing import Callable
 
-from ingest.loaders import LoadedFile, Section
-from kb import thai
-from kb.store import Chunk
+from textmodel import thai
+from textmodel.records import Chunk, LoadedFile, Section
 
 TokenCounter = Callable[[str], int]
 

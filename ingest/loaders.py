@@ -1,7 +1,7 @@
 """Agency files → raw text sections with provenance (page, sheet, rows, heading).
 
 `load(path)` is the only entry point. It returns text exactly as extracted: Thai
-clean-up (`kb.thai.normalize`, `repair_pdf_text`) and chunking happen later in
+clean-up (`textmodel.thai.normalize`, `repair_pdf_text`) and chunking happen later in
 the pipeline, so a fix there never needs a loader change.
 
 Anything unreadable raises `LoadError`, never a library's own exception, so the
@@ -32,26 +32,9 @@ from pypdf.errors import DependencyError
 
 from ingest.limits import LimitExceeded, Limits, check_archive, check_size
 from ingest.tables import TableBlock, table_blocks
+from textmodel.records import LoadedFile, Section
 
 log = logging.getLogger(__name__)
-
-@dataclass
-class Section:
-    """A run of text and where it came from; `heading` is not repeated inside `text`."""
-
-    text: str
-    page: int | None = None  # 1-based PDF page
-    sheet: str | None = None  # XLSX sheet name
-    # first/last row: sheet rows (XLSX), file lines (CSV, MD) or rows of the table (DOCX, HTML)
-    rows: tuple[int, int] | None = None
-    heading: str | None = None  # for tables, also the title rows above the header
-
-
-@dataclass
-class LoadedFile:
-    title: str
-    sections: list[Section] = field(default_factory=list)
-
 
 class LoadError(Exception):
     """A file that cannot be ingested; `str(err)` is one line: "<file name>: <reason>"."""

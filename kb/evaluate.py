@@ -92,10 +92,10 @@ def eval_beir(directory: Path, settings: Settings | None = None, progress: bool 
     from tqdm import tqdm
 
     from ingest.chunker import chunk_file
-    from ingest.loaders import LoadedFile, Section
-    from kb import thai
     from kb.retrieve import Retriever
-    from kb.store import Document, Store
+    from kb.store import Store
+    from textmodel import thai
+    from textmodel.records import Document, LoadedFile, Section
 
     corpus, queries, qrels = load_beir(directory)
     settings, tmp = temp_settings(settings)
@@ -242,7 +242,7 @@ def read_expect(path: Path) -> dict[str, list[str]]:
 
 
 def _term_key(text: str) -> str:
-    from kb import thai
+    from textmodel import thai
     # the expect-file contract: match after normalising Thai digits and whitespace
     return "".join(thai.match_form(text).split())
 

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from kb import params, thai
+from kb import params
+from textmodel import thai
 from kb.criteria import Criterion
 from kb.params import EvidenceParams
 from kb.retrieve import Filters, Hit, Retriever, fuse

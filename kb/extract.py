@@ -17,7 +17,8 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from kb import params, scoring, thai
+from kb import params, scoring
+from textmodel import thai
 
 # Every tuned value (counts, caps, weights, abstention thresholds) is in kb/data/params.toml,
 # read through kb.params; see there for what each does and how it was chosen.

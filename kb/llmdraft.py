@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from kb import thai
+from textmodel import thai
 from kb.verify import citations_in, strip_citations
 
 MAX_SOURCES = 8

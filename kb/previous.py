@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ingest.limits import Limits, check_archive
-from kb import thai
+from textmodel import thai
 
 TITLE = re.compile(r"แบบประเมินสถานะการเป็นระบบราชการ\s*4\.0|แบบฟอร์มที่\s*3")
 # A code opening a line, or a table cell: the official DOCX layout puts ☑ | code | wording in

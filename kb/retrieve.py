@@ -15,7 +15,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from kb import thai
+from textmodel import thai
 from kb.store import Store
 
 RRF_K = 60

@@ -27,7 +27,7 @@ class KnowledgeBase:
                echo: Callable[[str], None] | None = None, refresh: bool = True):
         """`refresh=False` leaves `refresh()` to the caller (a job ingesting file by file
         refreshes once, after its last file)."""
-        from ingest.pipeline import ingest
+        from kb.ingestion import ingest
         from kb.previous import set_aside_forms
         # A filled-in แบบฟอร์มที่ 3 is last year's answers, not evidence (see kb/previous.py).
         paths, skipped = set_aside_forms(paths, self, echo=echo)

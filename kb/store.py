@@ -20,7 +20,8 @@ from pathlib import Path
 import bm25s
 import numpy as np
 
-from kb import thai
+from textmodel import thai
+from textmodel.records import Chunk, Document, doc_id_for
 from kb.config import Settings
 
 # Chroma must never phone home, and must never embed by itself (its default embedding
@@ -49,38 +50,6 @@ class LexicalIndex:
 
 class StoreError(Exception):
     """A problem with the store a user can act on (model mismatch, unreachable server …)."""
-
-
-@dataclass
-class Chunk:
-    """One retrievable passage and where it came from."""
-    text: str                     # display form (original digits)
-    index_text: str               # what is embedded and indexed: context header + text
-    ordinal: int
-    page: int | None = None
-    sheet: str | None = None
-    rows: tuple[int, int] | None = None
-    heading: str | None = None
-    tokens: list[str] | None = None   # BM25 tokens of index_text (computed at ingest)
-
-
-@dataclass
-class Document:
-    path: str
-    file_name: str
-    sha256: str
-    title: str
-    fiscal_year: int | None
-    doc_type: str
-    chunks: list[Chunk] = field(default_factory=list)
-
-    @property
-    def doc_id(self) -> str:
-        return doc_id_for(self.path)
-
-
-def doc_id_for(path: str) -> str:
-    return hashlib.sha1(str(path).encode()).hexdigest()[:16]
 
 
 # HNSW search breadth. Retrieval takes 100 candidates per run; with Chroma's default breadth

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
-from kb import thai
+from textmodel import thai
 
 SUPPORTED, UNSUPPORTED, UNCITED = "supported", "unsupported", "uncited"
 

@@ -579,7 +579,7 @@ def render_pdf(doc: Doc, path: Path) -> None:
     # With shaping, HarfBuzz draws sara am (ำ) as two glyphs and fpdf2 writes no ToUnicode entry
     # for the second one, so extractors print a stray control or ASCII character after every ำ.
     # Writing the decomposed form (nikhahit + sara aa) looks identical on the page and extracts as
-    # "ํา", the split form that real Thai PDFs often carry and that kb.thai.normalize joins again.
+    # "ํา", the split form that real Thai PDFs often carry and that textmodel.thai.normalize joins again.
     split_am = shaping and doc.meta.get("pdf_split_sara_am", True)
 
     def out(text: str) -> str:

@@ -2,7 +2,7 @@
 
 
 from ingest.chunker import chunk_file
-from ingest.loaders import LoadedFile, Section
+from textmodel.records import LoadedFile, Section
 
 
 def test_ingest_folder_with_provenance_and_summary(kb, docs):
@@ -63,7 +63,7 @@ def test_bad_files_are_reported_and_the_rest_ingested(kb, docs, tmp_path):
 
 
 def test_file_vanishing_mid_batch(kb, docs, monkeypatch):
-    import ingest.pipeline as pipeline
+    import kb.ingestion as pipeline
     real = pipeline.ingest_file
 
     def vanish_then_ingest(path, store):

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from ingest.loaders import SUPPORTED, LoadedFile, LoadError, Section, load
+from ingest.loaders import SUPPORTED, LoadError, load
+from textmodel.records import LoadedFile, Section
 
 THAI_FONT = Path("/usr/share/fonts/truetype/tlwg/Garuda.ttf")
 needs_thai_font = pytest.mark.skipif(

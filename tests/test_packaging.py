@@ -12,10 +12,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _source_files() -> set[str]:
-    """Every file of the three packages as the installed tree names it (kb/data/prompts is a
+    """Every file of the four packages as the installed tree names it (kb/data/prompts is a
     link to prompts/, so the prompts appear under it)."""
     out = set()
-    for package in ("kb", "ingest", "api"):
+    for package in ("kb", "ingest", "api", "textmodel"):
         for folder, dirs, files in os.walk(ROOT / package, followlinks=True):
             dirs[:] = [d for d in dirs if d != "__pycache__"]
             out |= {(Path(folder) / f).relative_to(ROOT).as_posix() for f in files if not f.endswith(".pyc")}

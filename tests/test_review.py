@@ -132,7 +132,7 @@ def test_job_records_cancel_and_recovery_after_a_dead_worker(db, tmp_path):
     """Job records on both databases: a queued job cancelled with its uploads; a job a dead
     worker left running is set right at the next start (a stored file done, an unstored one
     tried once more, then failed) and handed back to the queue."""
-    from ingest.pipeline import sha256_of
+    from kb.ingestion import sha256_of
     from kb.jobs import JobStore, Runner
     from kb.review import JobRecord
     ed = auth.add_user(db, "ed", "editor-pass", "editor")

@@ -1,4 +1,4 @@
-from kb import thai
+from textmodel import thai
 
 
 def test_split_sara_am_is_joined_and_kept_whole():

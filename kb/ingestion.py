@@ -1,4 +1,4 @@
-"""The ingestion pipeline: paths → files → loaded sections → chunks → store.
+"""Ingestion into the store: paths → files → loaded sections (ingest/) → chunks → store.
 
 One bad file never stops a batch: its error is recorded as one line naming the file and the
 problem, and whatever the store already held for it stays untouched. That includes a file over
@@ -15,8 +15,9 @@ from typing import Callable, Iterable
 from ingest.chunker import chunk_file
 from ingest.limits import Deadline, LimitExceeded, Limits, check_chunks, check_text
 from ingest.loaders import SUPPORTED, LoadError, load
-from kb import thai
-from kb.store import Document, Store, StoreError
+from textmodel import thai
+from kb.store import Store, StoreError
+from textmodel.records import Document
 
 
 @dataclass
