@@ -31,7 +31,8 @@ def chunk_file(loaded: LoadedFile, count: TokenCounter, budget: int,
         for text, rows in _pack(section, clean(section.text), header, count, budget):
             chunks.append(Chunk(text=text, index_text=f"{header}\n{text}" if header else text,
                                 ordinal=len(chunks), page=section.page, sheet=section.sheet,
-                                rows=rows, heading=section.heading))
+                                rows=rows, heading=section.heading, table=section.table,
+                                origin=section.origin, ocr_confidence=section.ocr_confidence))
     return chunks
 
 

@@ -46,6 +46,9 @@ class Hit:
     sheet: str | None = None
     rows: tuple[int, int] | None = None
     heading: str | None = None
+    table: int | None = None        # table number on the PDF page
+    origin: str = "text"            # "ocr" when the text was recognised from a page image
+    ocr_confidence: float | None = None
     fiscal_year: int | None = None
     doc_type: str = ""
     ranks: dict = field(default_factory=dict)   # retriever → 1-based rank
@@ -58,8 +61,11 @@ class Hit:
             parts.append(f"หน้า {self.page}")
         if self.sheet:
             parts.append(f"ชีต {self.sheet}")
+        if self.table:
+            parts.append(f"ตาราง {self.table}")
         if self.rows:
-            parts.append(f"แถว {self.rows[0]}–{self.rows[1]}")
+            first, last = self.rows
+            parts.append(f"แถว {first}" if first == last else f"แถว {first}–{last}")
         if self.heading and not self.page:
             parts.append(f"หัวข้อ “{self.heading}”")
         return " · ".join(parts)
@@ -68,6 +74,7 @@ class Hit:
         return {"chunk_id": self.chunk_id, "score": round(self.score, 6), "file_name": self.file_name,
                 "path": self.path, "title": self.title, "page": self.page, "sheet": self.sheet,
                 "rows": list(self.rows) if self.rows else None, "heading": self.heading,
+                "table": self.table, "origin": self.origin, "ocr_confidence": self.ocr_confidence,
                 "fiscal_year": self.fiscal_year, "doc_type": self.doc_type, "ranks": self.ranks,
                 "best_sentence": self.best_sentence, "text": self.text}
 
@@ -142,7 +149,8 @@ class Retriever:
                 chunk_id=cid, score=score, text=r["text"], file_name=r["file_name"], path=r["path"],
                 title=r["title"], page=r["page"], sheet=r["sheet"],
                 rows=(r["row_start"], r["row_end"]) if r["row_start"] is not None else None,
-                heading=r["heading"], fiscal_year=r["fiscal_year"], doc_type=r["doc_type"],
+                heading=r["heading"], table=r["table_no"], origin=r["origin"],
+                ocr_confidence=r["ocr_confidence"], fiscal_year=r["fiscal_year"], doc_type=r["doc_type"],
                 ranks={n: ro[cid] for n, ro in rank_of.items() if cid in ro}))
         return out
 

@@ -69,9 +69,16 @@ CREATE TABLE IF NOT EXISTS chunks (
   chunk_id TEXT PRIMARY KEY, doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE,
   ordinal INTEGER NOT NULL, text TEXT NOT NULL, index_text TEXT NOT NULL,
   page INTEGER, sheet TEXT, row_start INTEGER, row_end INTEGER, heading TEXT,
-  tokens TEXT NOT NULL);
+  tokens TEXT NOT NULL, table_no INTEGER, origin TEXT NOT NULL DEFAULT 'text', ocr_confidence REAL);
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
 """
+
+
+# Columns added to `chunks` after the first release, in order (see Store._add_columns).
+CHUNK_COLUMNS_ADDED = (("table_no", "INTEGER"), ("origin", "TEXT NOT NULL DEFAULT 'text'"),
+                       ("ocr_confidence", "REAL"))
+CHUNK_COLUMNS = ("chunk_id, doc_id, ordinal, text, index_text, page, sheet, row_start, row_end, heading, "
+                 "tokens, table_no, origin, ocr_confidence")
 
 
 class Store:
@@ -86,6 +93,7 @@ class Store:
         self._lock = threading.RLock()
         self.db.execute("PRAGMA journal_mode = WAL")
         self.db.executescript(SCHEMA)
+        self._add_columns()
         self._embedding = embedding
         self._vector_store = None
         self._bm25: dict[tuple[str, str], LexicalIndex] | None = None    # by (level, terms)
@@ -109,6 +117,14 @@ class Store:
             with self._lock:
                 self._connections.append(conn)
         return conn
+
+    def _add_columns(self) -> None:
+        """A store written before a provenance column existed gets it, empty (= the text layer)."""
+        have = {r[1] for r in self.db.execute("PRAGMA table_info(chunks)")}
+        with self.db:
+            for name, decl in CHUNK_COLUMNS_ADDED:
+                if name not in have:
+                    self.db.execute(f"ALTER TABLE chunks ADD COLUMN {name} {decl}")
 
     # --- model bookkeeping -------------------------------------------------------------------
 
@@ -302,10 +318,11 @@ class Store:
                     (did, doc.path, doc.file_name, doc.sha256, doc.title, doc.fiscal_year,
                      doc.doc_type, len(doc.chunks), datetime.now(timezone.utc).isoformat()))
                 self.db.executemany(
-                    "INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    f"INSERT INTO chunks ({CHUNK_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     [(f"{did}:{c.ordinal}", did, c.ordinal, c.text, c.index_text, c.page, c.sheet,
                       c.rows[0] if c.rows else None, c.rows[1] if c.rows else None, c.heading,
-                      " ".join(c.tokens or thai.tokenize(c.index_text)) or "")
+                      " ".join(c.tokens or thai.tokenize(c.index_text)) or "",
+                      c.table, c.origin, c.ocr_confidence)
                      for c in doc.chunks])
                 self._bump()
         return len(doc.chunks)

@@ -170,3 +170,27 @@ def test_store_threads_do_not_share_a_transaction(tmp_path):
         writer.join(10)
     assert store.meta("half") is None                 # and gone after the writer's rollback
     store.close()
+
+
+def test_store_written_before_the_provenance_columns_gets_them(tmp_path):
+    """A docstore of an earlier release (no table/origin/OCR columns) opens, and its chunks read
+    as the text layer with no table."""
+    import sqlite3
+
+    from kb.config import Settings
+    from kb.store import CHUNK_COLUMNS_ADDED, Store
+    old = sqlite3.connect(tmp_path / "docstore.sqlite")
+    old.executescript("""
+CREATE TABLE chunks (chunk_id TEXT PRIMARY KEY, doc_id TEXT NOT NULL, ordinal INTEGER NOT NULL,
+  text TEXT NOT NULL, index_text TEXT NOT NULL, page INTEGER, sheet TEXT, row_start INTEGER,
+  row_end INTEGER, heading TEXT, tokens TEXT NOT NULL);
+INSERT INTO chunks VALUES ('d:0', 'd', 0, 'ข้อความ', 'ข้อความ', 1, NULL, NULL, NULL, NULL, 'ข้อความ');""")
+    old.commit()
+    old.close()
+    store = Store(Settings(data_dir=tmp_path), embedding=object())
+    try:
+        row = store.db.execute("SELECT * FROM chunks").fetchone()
+        assert {name for name, _ in CHUNK_COLUMNS_ADDED} <= set(row.keys())
+        assert (row["table_no"], row["origin"], row["ocr_confidence"]) == (None, "text", None)
+    finally:
+        store.close()

@@ -17,6 +17,9 @@ class Section:
     # first/last row: sheet rows (XLSX), file lines (CSV, MD) or rows of the table (DOCX, HTML)
     rows: tuple[int, int] | None = None
     heading: str | None = None  # for tables, also the title rows above the header
+    table: int | None = None  # 1-based number of the table on its PDF page (rows are then its rows)
+    origin: str = "text"  # "text": the file's own text (layer); "ocr": recognised from the image
+    ocr_confidence: float | None = None  # mean word confidence 0–100 of OCR'd text
 
 
 @dataclass
@@ -35,6 +38,9 @@ class Chunk:
     sheet: str | None = None
     rows: tuple[int, int] | None = None
     heading: str | None = None
+    table: int | None = None
+    origin: str = "text"
+    ocr_confidence: float | None = None
     tokens: list[str] | None = None   # BM25 tokens of index_text (computed at ingest)
 
 
