@@ -77,12 +77,15 @@ def test_pdf_title_falls_back_to_first_line(tmp_path):
 
 
 @needs_thai_font
-def test_pdf_with_only_an_owner_password_opens(tmp_path):
+@pytest.mark.parametrize("algorithm", ["RC4-128", "AES-128", "AES-256"])
+def test_pdf_with_only_an_owner_password_opens(tmp_path, algorithm):
+    """Acrobat's default is AES with an owner password only; pypdf reads AES through the
+    `cryptography` package, a dependency for that reason."""
     from pypdf import PdfWriter
 
     plain = thai_pdf(tmp_path / "plain.pdf", ["ข้อมูลสาธารณะ"])
     writer = PdfWriter(clone_from=plain)
-    writer.encrypt(user_password="", owner_password="owner-secret")
+    writer.encrypt(user_password="", owner_password="owner-secret", algorithm=algorithm)
     path = tmp_path / "restricted.pdf"
     writer.write(path)
     assert "ข้อมูลสาธารณะ" in load(path).sections[0].text
