@@ -8,12 +8,11 @@ old version in place.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import sqlite3
 import threading
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -21,7 +20,7 @@ import bm25s
 import numpy as np
 
 from textmodel import thai
-from textmodel.records import Chunk, Document, doc_id_for
+from textmodel.records import Document
 from kb.config import Settings
 
 # Chroma must never phone home, and must never embed by itself (its default embedding
