@@ -39,6 +39,7 @@ class Limits:
     max_line_chars: int = 200_000       # characters in one line or paragraph [KB_MAX_LINE_CHARS]
     max_chunks: int = 5_000             # passages (each one embedding) per file [KB_MAX_CHUNKS]
     max_seconds: float = 600.0          # to load, chunk and embed one file; 0 = no limit [KB_MAX_FILE_SECONDS]
+    max_formula_cells: int = 10_000     # formulas without a saved result computed per workbook (~30 s, ~0.5 GB) [KB_MAX_FORMULA_CELLS]
 
     @classmethod
     def from_env(cls) -> "Limits":
@@ -50,7 +51,8 @@ class Limits:
                    max_chars=int(env.get("KB_MAX_CHARS", cls.max_chars)),
                    max_line_chars=int(env.get("KB_MAX_LINE_CHARS", cls.max_line_chars)),
                    max_chunks=int(env.get("KB_MAX_CHUNKS", cls.max_chunks)),
-                   max_seconds=float(env.get("KB_MAX_FILE_SECONDS", cls.max_seconds)))
+                   max_seconds=float(env.get("KB_MAX_FILE_SECONDS", cls.max_seconds)),
+                   max_formula_cells=int(env.get("KB_MAX_FORMULA_CELLS", cls.max_formula_cells)))
 
 
 # A small archive may compress far better than any ratio (a sheet of one repeated value):

@@ -31,6 +31,7 @@ from pypdf.errors import DependencyError
 
 from ingest.limits import LimitExceeded, Limits, check_archive, check_size
 from ingest.tables import TableBlock, table_blocks
+from ingest.workbook import computed_values
 from textmodel.records import LoadedFile, Section
 
 log = logging.getLogger(__name__)
@@ -261,7 +262,12 @@ def _format_value(value, number_format: str = "General") -> str:
     return str(value)
 
 
-def _sheet_grid(values_ws, formulas_ws) -> list[tuple[int, list[str]]]:
+def _sheet_grid(values_ws, formulas_ws, computed: dict) -> list[tuple[int, list[str]]]:
+    """The sheet as people see it: values, not formulas; merged cells read where they apply.
+
+    `computed`: results of formulas that had no cached value ((sheet, "B7") → value); a
+    formula with neither reads as blank, never as its formula text.
+    """
     max_row = max(values_ws.max_row, formulas_ws.max_row)
     max_col = max(values_ws.max_column, formulas_ws.max_column)
     bounds = dict(min_row=1, max_row=max_row, min_col=1, max_col=max_col)
@@ -269,27 +275,61 @@ def _sheet_grid(values_ws, formulas_ws) -> list[tuple[int, list[str]]]:
     for cells, formula_cells in zip(values_ws.iter_rows(**bounds), formulas_ws.iter_rows(**bounds)):
         row = []
         for cell, formula_cell in zip(cells, formula_cells):
-            if cell.value is None and formula_cell.data_type == "f":
-                # No cached result (the file was written by a program that does
-                # not calculate): the formula itself is better than a blank.
-                formula = formula_cell.value
-                row.append(str(getattr(formula, "text", formula)))  # ArrayFormula keeps it in .text
-            else:
-                row.append(_format_value(cell.value, cell.number_format))
+            value = cell.value
+            if value is None and formula_cell.data_type == "f":
+                value = computed.get((values_ws.title, formula_cell.coordinate))
+            row.append(_format_value(value, cell.number_format))
         grid.append(row)
-    # A merged range stores its value in the top-left cell only. Carry it down
-    # the range's first column so every row it spans reads whole ("หมวด 1" on
-    # each of its KPI rows); across columns it stays once, so a title merged
-    # over the sheet is one cell and reads as a title, not as a header row.
-    for merged in values_ws.merged_cells.ranges:
-        top = grid[merged.min_row - 1][merged.min_col - 1]
-        for r in range(merged.min_row + 1, min(merged.max_row, len(grid)) + 1):
-            grid[r - 1][merged.min_col - 1] = top
-    return list(enumerate(grid, start=1))
+    merged = list(values_ws.merged_cells.ranges)
+    # A merged range stores its value in the top-left cell only. Carry it down the range's
+    # first column so every row it spans reads whole ("หมวด 1" on each of its KPI rows).
+    for m in merged:
+        top = grid[m.min_row - 1][m.min_col - 1]
+        for r in range(m.min_row + 1, min(m.max_row, len(grid)) + 1):
+            grid[r - 1][m.min_col - 1] = top
+    return list(enumerate(_fold_header(grid, merged), start=1))
 
 
-def _load_xlsx(path: Path) -> LoadedFile:
+def _fold_header(grid: list[list[str]], merged: list) -> list[list[str]]:
+    """A header of two or more rows becomes one header row, each column named in full.
+
+    The header row is the first with two cells (as `table_blocks` finds it; a title merged
+    across the sheet has one). A cell of it merged downwards over k rows says the header is
+    k+1 rows deep: "ผลการดำเนินงาน" over two columns above "2565" and "2566" becomes
+    "ผลการดำเนินงาน 2565" and "ผลการดำเนินงาน 2566". Within the header, a cell merged across
+    columns names every column it spans; elsewhere it stays once (a title is not a header).
+    The folded header takes the place of the last header row, so data rows keep their numbers.
+    """
+    start = next((i for i, row in enumerate(grid) if sum(map(bool, row)) >= 2), None)
+    if start is None:
+        return grid
+    first = start + 1  # 1-based, as the merged ranges count
+    depth = max((m.max_row - m.min_row for m in merged if m.min_row == first), default=0)
+    depth = min(depth, len(grid) - 1 - start)
+    band = range(first, first + depth + 1)
+    for m in merged:
+        if m.min_row in band and m.max_col > m.min_col:
+            top = grid[m.min_row - 1][m.min_col - 1]
+            for r in range(m.min_row, min(m.max_row, band[-1]) + 1):
+                for c in range(m.min_col, min(m.max_col, len(grid[r - 1])) + 1):
+                    grid[r - 1][c - 1] = top
+    if depth == 0:
+        return grid
+    header = []
+    for column in zip(*grid[start : start + depth + 1]):
+        names: list[str] = []
+        for name in column:
+            if name and name not in names:
+                names.append(name)
+        header.append(" ".join(names))
+    blank = [""] * len(header)
+    # Blank rows in place of the upper header rows keep every row at its sheet row number.
+    return grid[:start] + [blank] * depth + [header] + grid[start + depth + 1 :]
+
+
+def _load_xlsx(path: Path, limits: Limits | None = None) -> LoadedFile:
     _reject_ole(path, "XLSX")
+    limits = limits or Limits.from_env()
     with warnings.catch_warnings():
         # openpyxl warns about every extension it ignores (data validation,
         # conditional formatting); none of it affects the text.
@@ -298,14 +338,15 @@ def _load_xlsx(path: Path) -> LoadedFile:
         # None, just like an empty cell. So read the formulas first and the
         # cached values only when there are formulas to resolve.
         formulas = openpyxl.load_workbook(path, data_only=False)
-        has_formulas = any(
-            cell.data_type == "f" for ws in formulas.worksheets for row in ws.iter_rows() for cell in row
-        )
-        values = openpyxl.load_workbook(path, data_only=True) if has_formulas else formulas
+        formula_cells = [(ws.title, cell.coordinate) for ws in formulas.worksheets
+                         for row in ws.iter_rows() for cell in row if cell.data_type == "f"]
+        values = openpyxl.load_workbook(path, data_only=True) if formula_cells else formulas
+    uncached = {(sheet, ref) for sheet, ref in formula_cells if values[sheet][ref].value is None}
+    computed = computed_values(path, uncached, limits.max_formula_cells)
 
     sections = []
     for ws in values.worksheets:
-        for block in table_blocks(_sheet_grid(ws, formulas[ws.title])):
+        for block in table_blocks(_sheet_grid(ws, formulas[ws.title], computed)):
             sections.append(Section(block.text, sheet=ws.title, rows=block.rows, heading=block.title))
     if not sections:
         raise LoadError(path, "empty workbook (no cell has a value)")

@@ -416,7 +416,40 @@ def render_xlsx(doc: Doc, path: Path) -> None:
     wb.properties.title = doc.meta["title"]
     wb.properties.created = doc.when.replace(tzinfo=None)
     wb.save(path)
+    store_formula_results(path, wb.sheetnames)
     normalize_zip(path, doc.when)
+
+
+def store_formula_results(path: Path, sheet_names: list[str]) -> None:
+    """Save each formula's result beside it, as Excel does on save (openpyxl never calculates).
+
+    The corpus then reads like a workbook an officer saved from Excel: any reader, ours with
+    its evaluator switched off or another program, sees the numbers. openpyxl writes sheet n
+    of the workbook as xl/worksheets/sheet{n}.xml and every formula cell as
+    `<c r="E4" …><f>…</f><v></v></c>`.
+    """
+    from ingest.workbook import computed_values
+
+    with zipfile.ZipFile(path) as z:
+        entries = {name: z.read(name) for name in z.namelist()}
+    cell = re.compile(r'<c r="([A-Z]+[0-9]+)"([^>]*)><f>([^<]*)</f><v></v></c>')
+    wanted = {(sheet, m.group(1)) for n, sheet in enumerate(sheet_names, 1)
+              for m in cell.finditer(entries[f"xl/worksheets/sheet{n}.xml"].decode())}
+    results = computed_values(path, wanted, max_formula_cells=len(wanted))
+    for n, sheet in enumerate(sheet_names, 1):
+        def with_value(m: re.Match, sheet: str = sheet) -> str:
+            value = results.get((sheet, m.group(1)))
+            if value is None:
+                return m.group(0)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                return f'<c r="{m.group(1)}"{m.group(2)}><f>{m.group(3)}</f><v>{value:.15g}</v></c>'
+            text = str(value).replace("&", "&amp;").replace("<", "&lt;")
+            return f'<c r="{m.group(1)}"{m.group(2)} t="str"><f>{m.group(3)}</f><v>{text}</v></c>'
+        name = f"xl/worksheets/sheet{n}.xml"
+        entries[name] = cell.sub(with_value, entries[name].decode()).encode()
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in entries.items():
+            z.writestr(name, data)
 
 
 def _set_thai_font(style_or_run_element, name: str) -> None:

@@ -274,14 +274,64 @@ def test_xlsx_merged_cells_and_formulas(tmp_path):
     ws.merge_cells("A2:A3")  # one category over two projects
     path = tmp_path / "budget.xlsx"
     wb.save(path)
-    # D2 and D3 carry results as Excel would have saved them; D4 was never calculated.
-    with_cached_values(path, "xl/worksheets/sheet1.xml", {"C2": "250000", "D2+C3": "1500000"})
+    # D2 carries a result as Excel would have saved it, a stale one to tell it from a computed
+    # value; D3 and D4 were never calculated (a workbook written by a program).
+    with_cached_values(path, "xl/worksheets/sheet1.xml", {"C2": "249999"})
 
     lines = load(path).sections[0].text.splitlines()
     assert lines == [
-        "หมวด: หมวด 1 | โครงการ: ระบบสารบรรณอิเล็กทรอนิกส์ | งบประมาณ: 250000 | รวมสะสม: 250000",
+        "หมวด: หมวด 1 | โครงการ: ระบบสารบรรณอิเล็กทรอนิกส์ | งบประมาณ: 250000 | รวมสะสม: 249999",
         "หมวด: หมวด 1 | โครงการ: ระบบลาออนไลน์ | งบประมาณ: 1250000 | รวมสะสม: 1500000",
-        "หมวด: หมวด 2 | โครงการ: ศูนย์ข้อมูลกลาง | งบประมาณ: 500 | รวมสะสม: =SUM(C2:C4)",
+        "หมวด: หมวด 2 | โครงการ: ศูนย์ข้อมูลกลาง | งบประมาณ: 500 | รวมสะสม: 1500500",
+    ]
+
+
+def test_xlsx_formula_results_computed_never_formula_text(tmp_path, monkeypatch):
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "สัดส่วน"
+    ws.append(["ประเภท", "คำร้อง", "ร้อยละ", "ตรวจสอบ"])
+    for name, n in [("ธนาคาร", 300), ("ทนายความ", 100)]:
+        r = ws.max_row + 1
+        ws.append([name, n, f"=ROUND(B{r}/SUM(B$2:B$3)*100,1)", f"=B{r}/0"])
+    path = tmp_path / "share.xlsx"
+    wb.save(path)
+
+    lines = load(path).sections[0].text.splitlines()
+    assert lines == ["ประเภท: ธนาคาร | คำร้อง: 300 | ร้อยละ: 75 | ตรวจสอบ: #DIV/0!",
+                     "ประเภท: ทนายความ | คำร้อง: 100 | ร้อยละ: 25 | ตรวจสอบ: #DIV/0!"]
+    # Over the limit of formulas to compute, results are blank: still never the formula text.
+    monkeypatch.setenv("KB_MAX_FORMULA_CELLS", "3")
+    text = load(path).sections[0].text
+    assert "=" not in text and "ROUND" not in text
+    assert text.splitlines()[0] == "ประเภท: ธนาคาร | คำร้อง: 300"
+
+
+def test_xlsx_header_of_two_rows_names_each_column(tmp_path):
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws["A1"] = "ผลการดำเนินงานตามตัวชี้วัด"
+    ws.merge_cells("A1:D1")  # a title: stays once, above the table
+    ws.append(["ตัวชี้วัด", "หน่วย", "ผลการดำเนินงาน", None])
+    ws.append([None, None, "2565", "2566"])
+    ws.merge_cells("A2:A3")
+    ws.merge_cells("B2:B3")
+    ws.merge_cells("C2:D2")
+    ws.append(["ความพึงพอใจ", "ร้อยละ", 84.5, 88.2])
+    ws.append(["คำร้องออนไลน์", "รายการ", 41000, 54004])
+    path = tmp_path / "kpi.xlsx"
+    wb.save(path)
+
+    (section,) = load(path).sections
+    assert section.heading == "ผลการดำเนินงานตามตัวชี้วัด"
+    assert section.rows == (4, 5)  # sheet rows: the folded header does not shift them
+    assert section.text.splitlines() == [
+        "ตัวชี้วัด: ความพึงพอใจ | หน่วย: ร้อยละ | ผลการดำเนินงาน 2565: 84.5 | ผลการดำเนินงาน 2566: 88.2",
+        "ตัวชี้วัด: คำร้องออนไลน์ | หน่วย: รายการ | ผลการดำเนินงาน 2565: 41000 | ผลการดำเนินงาน 2566: 54004",
     ]
 
 
