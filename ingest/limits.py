@@ -39,6 +39,7 @@ class Limits:
     max_line_chars: int = 200_000       # characters in one line or paragraph [KB_MAX_LINE_CHARS]
     max_chunks: int = 5_000             # passages (each one embedding) per file [KB_MAX_CHUNKS]
     max_seconds: float = 600.0          # to load, chunk and embed one file; 0 = no limit [KB_MAX_FILE_SECONDS]
+    max_rows: int = 100_000             # rows of a workbook (all sheets) or a CSV [KB_MAX_ROWS]
     max_formula_cells: int = 10_000     # formulas without a saved result computed per workbook (~30 s, ~0.5 GB) [KB_MAX_FORMULA_CELLS]
 
     @classmethod
@@ -52,6 +53,7 @@ class Limits:
                    max_line_chars=int(env.get("KB_MAX_LINE_CHARS", cls.max_line_chars)),
                    max_chunks=int(env.get("KB_MAX_CHUNKS", cls.max_chunks)),
                    max_seconds=float(env.get("KB_MAX_FILE_SECONDS", cls.max_seconds)),
+                   max_rows=int(env.get("KB_MAX_ROWS", cls.max_rows)),
                    max_formula_cells=int(env.get("KB_MAX_FORMULA_CELLS", cls.max_formula_cells)))
 
 
@@ -106,6 +108,13 @@ def check_text(texts: list[str], limits: Limits) -> None:
         raise LimitExceeded(f"มีบรรทัดยาว {longest:,} ตัวอักษรโดยไม่ขึ้นบรรทัดใหม่ เกินขีดจำกัด "
                             f"{limits.max_line_chars:,} ตัวอักษร (a line of {longest:,} characters, over "
                             f"the {limits.max_line_chars:,} limit)")
+
+
+def check_rows(n: int, limits: Limits) -> None:
+    """Rows of a table file, counted before its cells are parsed into memory."""
+    if n > limits.max_rows:
+        raise LimitExceeded(f"ไฟล์มี {n:,} แถว เกินขีดจำกัด {limits.max_rows:,} แถว แบ่งไฟล์ให้เล็กลงหรือปรับ "
+                            f"KB_MAX_ROWS (has {n:,} rows, over the {limits.max_rows:,} limit)")
 
 
 def check_chunks(n: int, limits: Limits) -> None:

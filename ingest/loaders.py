@@ -17,6 +17,7 @@ import io
 import logging
 import re
 import warnings
+import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -29,7 +30,7 @@ from docx.text.paragraph import Paragraph
 from pypdf import PdfReader
 from pypdf.errors import DependencyError
 
-from ingest.limits import LimitExceeded, Limits, check_archive, check_size
+from ingest.limits import LimitExceeded, Limits, check_archive, check_rows, check_size
 from ingest.tables import TableBlock, table_blocks
 from ingest.workbook import computed_values
 from textmodel.records import LoadedFile, Section
@@ -327,6 +328,32 @@ def _fold_header(grid: list[list[str]], merged: list) -> list[list[str]]:
     return grid[:start] + [blank] * depth + [header] + grid[start + depth + 1 :]
 
 
+_ROW_TAG = re.compile(rb"<(?:\w+:)?row[\s>/]")
+
+
+def _workbook_rows(path: Path) -> int:
+    """Rows of all sheets, counted as <row> elements streamed out of the archive.
+
+    Cheaper than any parser (a million rows in about a second, a few MB of memory), and
+    the archive's size was already checked, so inflating the sheets is bounded.
+    """
+    rows = 0
+    with zipfile.ZipFile(path) as archive:
+        for name in archive.namelist():
+            if not (name.startswith("xl/worksheets/") and name.endswith(".xml")):
+                continue
+            tail = b""
+            with archive.open(name) as member:
+                while block := member.read(1 << 20):
+                    data = tail + block
+                    rows += len(_ROW_TAG.findall(data))
+                    # Keep an incomplete tag at the end for the next block; a complete one
+                    # that ends in the kept bytes is not counted twice (it is cut off first).
+                    cut = data.rfind(b"<")
+                    tail = data[cut:] if cut >= len(data) - 8 and not _ROW_TAG.match(data, cut) else b""
+    return rows
+
+
 def _load_xlsx(path: Path, limits: Limits | None = None) -> LoadedFile:
     _reject_ole(path, "XLSX")
     limits = limits or Limits.from_env()
@@ -334,6 +361,9 @@ def _load_xlsx(path: Path, limits: Limits | None = None) -> LoadedFile:
         # openpyxl warns about every extension it ignores (data validation,
         # conditional formatting); none of it affects the text.
         warnings.simplefilter("ignore")
+        # A full load holds every cell in memory (≈ 2 GB for a million rows), so a workbook
+        # over the limit is refused from a count that reads no cell.
+        check_rows(_workbook_rows(path), limits)
         # With data_only=True a formula whose result was never cached reads as
         # None, just like an empty cell. So read the formulas first and the
         # cached values only when there are formulas to resolve.
@@ -478,8 +508,9 @@ def _sniff_delimiter(sample: str) -> str:
         return max(",\t;", key=header.count)
 
 
-def _load_csv(path: Path) -> LoadedFile:
+def _load_csv(path: Path, limits: Limits | None = None) -> LoadedFile:
     text = _read_text(path)
+    check_rows(text.count("\n"), limits or Limits.from_env())  # an upper bound: quoted cells may span lines
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=_sniff_delimiter(text[:16384]))
     rows = []
     line = 1

@@ -599,3 +599,29 @@ def test_work_limits_are_settings(tmp_path, monkeypatch):
     assert_load_error(bomb, "over the 10 MB limit")
     monkeypatch.setenv("KB_MAX_FILE_MB", "0.0001")
     assert_load_error(kpi_docx(tmp_path / "small.docx"), "over the 0.0001 MB limit")
+
+
+def test_a_workbook_or_csv_over_the_row_limit_is_refused_before_its_cells_are_read(tmp_path, monkeypatch):
+    import openpyxl
+
+    import ingest.loaders as loaders
+
+    wb = openpyxl.Workbook(write_only=True)  # streamed, as big exports are: no <dimension> to trust
+    for name in ("ก", "ข"):
+        ws = wb.create_sheet(name)
+        for r in range(30):
+            ws.append([f"รายการ {r}", r])
+    path = tmp_path / "rows.xlsx"
+    wb.save(path)
+    csv_path = tmp_path / "rows.csv"
+    csv_path.write_text("".join(f"รายการ {r},{r}\n" for r in range(60)), encoding="utf-8")
+    assert loaders._workbook_rows(path) == 60
+
+    monkeypatch.setenv("KB_MAX_ROWS", "60")
+    assert len(load(path).sections) == 4 and load(csv_path).sections
+    monkeypatch.setenv("KB_MAX_ROWS", "59")
+    parsed = []
+    monkeypatch.setattr(loaders.openpyxl, "load_workbook", lambda *a, **k: parsed.append(a))
+    assert_load_error(path, "ไฟล์มี 60 แถว เกินขีดจำกัด 59 แถว", "KB_MAX_ROWS")
+    assert parsed == []  # refused from the count, before any parser
+    assert_load_error(csv_path, "over the 59 limit")
