@@ -153,7 +153,8 @@ def start_ingest(ctx: AppContext, saved: list[dict], user: dict) -> Job | None:
     if not saved:
         return None
     job_id = ctx.jobs.new_id()
-    rows = [ctx.db.add_upload(s["file_name"], str((ctx.upload_dir / s["file_name"]).resolve()), s["size"],
+    # recorded by the store's key (relative to the data directory), as the document will be
+    rows = [ctx.db.add_upload(s["file_name"], ctx.kb.store.key_of((ctx.upload_dir / s["file_name"]).resolve()), s["size"],
                               user["id"], job_id) for s in saved]
     # the generation tells the job whether it changed the store (then suggestions follow)
     params = {"uploads": [r["id"] for r in rows], "generation": ctx.kb.store.generation()}
@@ -166,7 +167,8 @@ def documents(ctx: AppContext) -> list[dict]:
     uploads = ctx.db.uploads()                      # newest first
     latest_upload = {}
     for u in uploads:
-        latest_upload.setdefault(u["path"], u)
+        # rows written before keys were relative hold absolute paths: compared as keys
+        latest_upload.setdefault(ctx.kb.store.key_of(u["path"]), u)
     out, stored = [], set()
     for row in ctx.kb.store.documents():
         up = latest_upload.get(row["path"])
@@ -198,8 +200,8 @@ def delete(ctx: AppContext, doc_id: str, user: dict) -> dict:
         raise HTTPException(409, f"เอกสาร {doc['file_name']} กำลังถูกนำเข้า รอให้เสร็จก่อนจึงลบได้")
     if not doc_id.startswith("upload-"):
         ctx.kb.remove(doc["path"])
-    path = Path(doc["path"])
+    path = ctx.kb.store.file_of(doc["path"])
     if path.parent == ctx.upload_dir.resolve() and path.exists():
         path.unlink()
-    ctx.db.forget_uploads(doc["path"], user["id"])
+    ctx.db.forget_uploads([doc["path"], str(path)], user["id"])
     return {"deleted": doc["file_name"], "id": doc_id}

@@ -379,6 +379,44 @@ def user_revoke(name, token_ids, everything):
         click.echo(f"revoked token {token_id} of {name}")
 
 
+@main.command("backup")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def backup_cmd(file):
+    """Save documents, vectors, review state and files in one archive FILE (.tar.gz).
+
+    Safe while the web app and workers run: every part is read as of one moment."""
+    from kb.backup import BackupError, backup
+    from kb.review import database_url
+    kb = _kb()
+    try:
+        report = backup(kb, database_url(kb.settings.data_dir), file)
+    except BackupError as err:
+        raise click.ClickException(str(err)) from err
+    finally:
+        kb.store.close()
+    click.echo(f"สำรองข้อมูลไว้ที่ {file}: {report.line()}")
+
+
+@main.command("restore")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder to restore into (default KB_DATA_DIR); it must not hold a store yet.")
+def restore_cmd(file, data_dir):
+    """Rebuild a backup FILE into an empty data folder (and review database, KB_DATABASE_URL)."""
+    from dataclasses import replace
+
+    from kb.backup import BackupError, restore
+    from kb.review import database_url
+    settings = Settings.from_env()
+    if data_dir is not None:
+        settings = replace(settings, data_dir=data_dir)
+    try:
+        report = restore(file, settings, database_url(settings.data_dir))
+    except BackupError as err:
+        raise click.ClickException(str(err)) from err
+    click.echo(f"กู้คืนข้อมูลลงใน {settings.data_dir}: {report.line()}")
+
+
 @main.command("export")
 @click.option("--format", "fmt", type=click.Choice(["docx", "md", "json"]), default="docx", show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="File to write (default: stdout for md/json).")

@@ -254,7 +254,7 @@ class Runner:
             job.message = f"กำลังอ่านเอกสารและเตรียมให้ค้นหาได้: {row['file_name']}"
             self.jobs.save(job)
             self.db.update_upload(uid, state="running")
-            summary = self.kb.ingest([row["path"]], progress=False, refresh=False)
+            summary = self.kb.ingest([self.kb.store.file_of(row["path"])], progress=False, refresh=False)
             if summary.errors:
                 row.update(state="failed", error=summary.errors[0])
                 self.db.update_upload(uid, state="failed", error=summary.errors[0])
@@ -380,7 +380,6 @@ class Runner:
         """At worker start: set right the jobs a dead worker left `running`, and find queued
         jobs the queue lost. Returns the ids to put (back) on the queue, oldest first."""
         from kb.ingestion import sha256_of
-        from pathlib import Path
         again = []
         for rec in self.jobs.records(("running",)):
             if _alive(rec.worker):
@@ -392,7 +391,7 @@ class Runner:
                     if r["state"] != "running":
                         continue
                     doc = self.kb.store.document(r["path"])
-                    path = Path(r["path"])
+                    path = self.kb.store.file_of(r["path"])
                     if doc is not None and path.exists() and doc["sha256"] == sha256_of(path):
                         self.db.update_upload(r["id"], state="done", chunks=doc["n_chunks"], error="")
                     elif retried.get(str(r["id"])):

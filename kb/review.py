@@ -727,11 +727,12 @@ class ReviewDB:
             return [{**u.to_dict(), "uploaded_by": names.get(u.uploaded_by_id)}
                     for u in s.scalars(select(Upload).order_by(Upload.id.desc()))]
 
-    def forget_uploads(self, path: str, user_id: int) -> None:
+    def forget_uploads(self, paths: list[str], user_id: int) -> None:
+        """The uploads of one document, recorded by its key or (older rows) its absolute path."""
         with self.Session.begin() as s:
-            for u in s.scalars(select(Upload).where(Upload.path == path)):
+            for u in s.scalars(select(Upload).where(Upload.path.in_(paths))):
                 s.delete(u)
-            self._audit(s, user_id, "document.delete", path=path)
+            self._audit(s, user_id, "document.delete", path=paths[0])
 
     def confirmed_flags(self, assessment_id: int, code: str, version: int) -> list[dict]:
         """The flagged sentences an approver of this version confirmed, with the reason and who."""

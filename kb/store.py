@@ -93,6 +93,7 @@ class Store:
         self.db.execute("PRAGMA journal_mode = WAL")
         self.db.executescript(SCHEMA)
         self._add_columns()
+        self._relative_paths()
         self._embedding = embedding
         self._vector_store = None
         self._bm25: dict[tuple[str, str], LexicalIndex] | None = None    # by (level, terms)
@@ -124,6 +125,39 @@ class Store:
             for name, decl in CHUNK_COLUMNS_ADDED:
                 if name not in have:
                     self.db.execute(f"ALTER TABLE chunks ADD COLUMN {name} {decl}")
+
+    # --- where documents are -------------------------------------------------------------------
+    # A document is recorded by its key: the path relative to the data directory for a file kept
+    # there (uploads), else the absolute path (a folder ingested from the command line). A copy
+    # of the data directory restored elsewhere then still finds its files. The doc_id a document
+    # got when first stored stays with it: review data refers to it.
+
+    def key_of(self, path: Path | str) -> str:
+        """The key of a file. A relative path is taken as a key already (what the store hands out);
+        callers with a path relative to the working directory resolve it first."""
+        p = Path(path)
+        if not p.is_absolute():
+            return p.as_posix()
+        try:
+            return p.relative_to(self.dir.resolve()).as_posix()
+        except ValueError:
+            return str(p)
+
+    def file_of(self, key: str) -> Path:
+        """Where the file of a stored key is on disk."""
+        p = Path(key)
+        return p if p.is_absolute() else self.dir.resolve() / p
+
+    def _relative_paths(self) -> None:
+        """Stores written before keys were relative recorded files in the data directory by their
+        absolute path: rewritten once, ids unchanged."""
+        inside = str(self.dir.resolve()) + "/"
+        rows = self.db.execute("SELECT doc_id, path FROM documents WHERE substr(path, 1, ?) = ?",
+                               (len(inside), inside)).fetchall()
+        if rows:
+            with self.db:
+                self.db.executemany("UPDATE documents SET path = ? WHERE doc_id = ?",
+                                    [(self.key_of(r["path"]), r["doc_id"]) for r in rows])
 
     # --- model bookkeeping -------------------------------------------------------------------
 
@@ -286,21 +320,23 @@ class Store:
     # --- documents ---------------------------------------------------------------------------
 
     def document(self, path: str) -> sqlite3.Row | None:
-        return self.db.execute("SELECT * FROM documents WHERE path = ?", (str(path),)).fetchone()
+        """The stored document of a key or an absolute path."""
+        return self.db.execute("SELECT * FROM documents WHERE path = ?", (self.key_of(path),)).fetchone()
 
     def documents(self) -> list[sqlite3.Row]:
         return self.db.execute("SELECT * FROM documents ORDER BY file_name").fetchall()
 
     def find_documents(self, name_or_path: str) -> list[sqlite3.Row]:
-        p = str(Path(name_or_path).resolve())
+        p = self.key_of(Path(name_or_path).resolve())
         return self.db.execute("SELECT * FROM documents WHERE path = ? OR file_name = ?",
                                (p, Path(name_or_path).name)).fetchall()
 
     def replace_document(self, doc: Document, vectors: np.ndarray | None = None) -> int:
-        """Store doc with its chunks, replacing any earlier version at the same path."""
+        """Store doc with its chunks, replacing any earlier version at the same path (whose id it keeps)."""
         if vectors is None:
             vectors = self.embedding.embed_array([c.index_text for c in doc.chunks])
-        did = doc.doc_id
+        earlier = self.document(doc.path)
+        did = earlier["doc_id"] if earlier is not None else doc.doc_id
         rows = [{"chunk_id": f"{did}:{c.ordinal}", "doc_id": did, "index_text": c.index_text,
                  "file_name": doc.file_name, "doc_type": doc.doc_type,
                  "fiscal_year": doc.fiscal_year} for c in doc.chunks]
@@ -314,7 +350,7 @@ class Store:
                 self.db.execute("DELETE FROM documents WHERE doc_id = ?", (did,))
                 self.db.execute(
                     "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?)",
-                    (did, doc.path, doc.file_name, doc.sha256, doc.title, doc.fiscal_year,
+                    (did, self.key_of(doc.path), doc.file_name, doc.sha256, doc.title, doc.fiscal_year,
                      doc.doc_type, len(doc.chunks), datetime.now(timezone.utc).isoformat()))
                 self.db.executemany(
                     f"INSERT INTO chunks ({CHUNK_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -341,7 +377,7 @@ class Store:
         """A document's chunks in reading order."""
         return [r[0] for r in self.db.execute(
             "SELECT c.chunk_id FROM chunks c JOIN documents d USING (doc_id) WHERE d.path = ? "
-            "ORDER BY c.ordinal", (str(path),))]
+            "ORDER BY c.ordinal", (self.key_of(path),))]
 
     def chunk_rows(self, chunk_ids: list[str]) -> dict[str, sqlite3.Row]:
         """Chunks joined with their document, by id."""

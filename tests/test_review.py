@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -160,7 +161,7 @@ def test_job_records_cancel_and_recovery_after_a_dead_worker(db, tmp_path):
     for r in rows:                                              # as a worker killed mid-job leaves it
         db.update_upload(r["id"], state="running")
     docs = {str(stored): {"sha256": sha256_of(stored), "n_chunks": 3}}
-    kb = SimpleNamespace(store=SimpleNamespace(document=docs.get))
+    kb = SimpleNamespace(store=SimpleNamespace(document=docs.get, file_of=Path))  # keys: absolute paths
     runner = Runner(kb, db)
     assert runner.recover(set()) == ["r1"]
     states = {u["file_name"]: (u["state"], u["chunks"]) for u in db.uploads()}
