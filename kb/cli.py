@@ -379,6 +379,28 @@ def user_revoke(name, token_ids, everything):
         click.echo(f"revoked token {token_id} of {name}")
 
 
+@main.command("doctor")
+@click.option("--repair", is_flag=True, help="Delete orphan vectors and embed missing ones again.")
+def doctor_cmd(repair):
+    """Check that the docstore, the vector store and the lexical indexes hold the same chunks.
+
+    Exit status 1 when they disagree (and --repair was not given or did not fix it)."""
+    from kb import doctor
+    kb = _kb()
+    try:
+        report = doctor.check(kb.store)
+        for line in report.lines():
+            click.echo(line)
+        if repair and not report.healthy:
+            changed = doctor.repair(kb.store, report)
+            click.echo(f"ซ่อมแล้ว: ปรับเวกเตอร์ {changed:,} รายการ")
+            report = doctor.check(kb.store)
+            click.echo(report.lines()[-1])
+    finally:
+        kb.store.close()
+    sys.exit(0 if report.healthy else 1)
+
+
 @main.command("backup")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 def backup_cmd(file):
