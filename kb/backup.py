@@ -26,6 +26,7 @@ import shutil
 import sqlite3
 import tarfile
 import tempfile
+from contextlib import closing
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -125,7 +126,8 @@ def _copy_review(src_url: str, dst_url: str) -> tuple[int, str | None]:
         if src_path:
             # SQLite reads outside a write are not one transaction; its online backup is one moment
             snap = Path(tmp) / "snapshot.sqlite"
-            with sqlite3.connect(src_path) as live, sqlite3.connect(snap) as copy:
+            # (a sqlite3 connection's `with` commits, it does not close: closing() does)
+            with closing(sqlite3.connect(src_path)) as live, closing(sqlite3.connect(snap)) as copy:
                 live.backup(copy)
             src_url = f"sqlite:///{snap}"
         src = _engine(src_url)
@@ -205,8 +207,7 @@ def restore(archive: Path, settings: Settings, db_url: str) -> Report:
         files = 0
         kb = KnowledgeBase(replace(settings, data_dir=data_dir), check_model=False)
         try:
-            with kb.store.reading_vectors() as vs:
-                held = vs._collection.count()
+            held = kb.store.vector_count()
             if held:   # a Chroma server's collection of that name is in use
                 raise BackupError(f"คลังเวกเตอร์ปลายทาง (คอลเลกชัน {settings.collection}) มีข้อมูลอยู่แล้ว "
                                   f"{held} รายการ กู้คืนได้เฉพาะคลังว่าง (ข้อมูลเดิมไม่ถูกเขียนทับ)")
@@ -233,7 +234,7 @@ def restore(archive: Path, settings: Settings, db_url: str) -> Report:
             counts = kb.store.stats()
         finally:
             kb.store.close()
-        with sqlite3.connect(tmp / "review.sqlite") as saved:
+        with closing(sqlite3.connect(tmp / "review.sqlite")) as saved, saved:
             # uploads recorded by absolute path (older rows) inside the old data directory
             old = manifest["data_dir"].rstrip("/") + "/"
             saved.execute("UPDATE uploads SET path = substr(path, ?) WHERE substr(path, 1, ?) = ?",
@@ -262,18 +263,16 @@ def _load_vectors(store, saved) -> tuple[int, int]:
     """Chroma gets the archive's vectors; chunks without one are embedded again."""
     ids, vectors = list(saved["ids"]), saved["vectors"]
     by_id = {cid: i for i, cid in enumerate(ids)}
-    rows = store.db.execute(
-        "SELECT c.chunk_id, c.doc_id, c.index_text, d.file_name, d.doc_type, d.fiscal_year "
-        "FROM chunks c JOIN documents d USING (doc_id) ORDER BY c.chunk_id").fetchall()
+    rows = store.vector_rows()
     added = reembedded = 0
     for i in range(0, len(rows), VECTOR_BATCH):
-        part = [dict(r) for r in rows[i:i + VECTOR_BATCH]]
+        part = rows[i:i + VECTOR_BATCH]
         missing = [r for r in part if r["chunk_id"] not in by_id]
         fresh = store.embedding.embed_array([r["index_text"] for r in missing]) if missing else []
         fresh_by_id = {r["chunk_id"]: v for r, v in zip(missing, fresh)}
         matrix = np.stack([vectors[by_id[r["chunk_id"]]] if r["chunk_id"] in by_id
                            else np.asarray(fresh_by_id[r["chunk_id"]], dtype=np.float32) for r in part])
-        store.vectors.add(store._nodes(part, matrix))
+        store.add_vectors(part, matrix)
         added += len(part)
         reembedded += len(missing)
     return added, reembedded

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-PAGE = 5000
 
 
 @dataclass
@@ -44,18 +43,9 @@ class Report:
         return out
 
 
-def _vector_ids(store) -> set[str]:
-    ids: set[str] = set()
-    with store.reading_vectors() as vs:
-        total = vs._collection.count()
-        for offset in range(0, total, PAGE):
-            ids.update(vs._collection.get(include=[], limit=PAGE, offset=offset)["ids"])
-    return ids
-
-
 def check(store) -> Report:
     chunk_ids = {r[0] for r in store.db.execute("SELECT chunk_id FROM chunks")}
-    vector_ids = _vector_ids(store)
+    vector_ids = store.vector_ids()
     store._bm25 = None     # rebuilt from the docstore as it is now, not a copy held in memory
     lexical = set(store.bm25("chunk", "words").ids)
     return Report(chunks=len(chunk_ids), vectors=len(vector_ids), lexical=len(lexical),
@@ -66,19 +56,11 @@ def check(store) -> Report:
 def repair(store, report: Report) -> int:
     """Make the vector store agree with the docstore; the number of vectors changed."""
     with store._lock:
-        if report.orphan_vectors:
-            with store.reading_vectors() as vs:
-                for i in range(0, len(report.orphan_vectors), PAGE):
-                    vs._collection.delete(ids=report.orphan_vectors[i:i + PAGE])
+        store.delete_vectors(report.orphan_vectors)
         missing = report.missing_vectors
         for i in range(0, len(missing), 256):
-            part = missing[i:i + 256]
-            marks = ",".join("?" * len(part))
-            rows = [dict(r) for r in store.db.execute(
-                "SELECT c.chunk_id, c.doc_id, c.index_text, d.file_name, d.doc_type, d.fiscal_year "
-                f"FROM chunks c JOIN documents d USING (doc_id) WHERE c.chunk_id IN ({marks})", part)]
-            vectors = store.embedding.embed_array([r["index_text"] for r in rows])
-            store.vectors.add(store._nodes(rows, vectors))
+            rows = store.vector_rows(missing[i:i + 256])
+            store.add_vectors(rows, store.embedding.embed_array([r["index_text"] for r in rows]))
         with store.db:
             store._bump()       # other processes reload their Chroma client and indexes
     return len(report.orphan_vectors) + len(missing)

@@ -275,6 +275,43 @@ class Store:
             collection.modify(configuration={"hnsw": {"ef_search": SEARCH_EF}})
         return collection
 
+    # the docstore columns a vector's metadata is made from (see _nodes)
+    _VECTOR_ROWS = ("SELECT c.chunk_id, c.doc_id, c.index_text, d.file_name, d.doc_type, d.fiscal_year "
+                    "FROM chunks c JOIN documents d USING (doc_id)")
+
+    def vector_rows(self, chunk_ids: list[str] | None = None) -> list[dict]:
+        """What add_vectors needs of each chunk, from the docstore: all chunks (by id), or those named."""
+        if chunk_ids is None:
+            return [dict(r) for r in self.db.execute(self._VECTOR_ROWS + " ORDER BY c.chunk_id")]
+        out: list[dict] = []
+        for i in range(0, len(chunk_ids), 500):
+            part = chunk_ids[i:i + 500]
+            out += [dict(r) for r in self.db.execute(
+                self._VECTOR_ROWS + f" WHERE c.chunk_id IN ({','.join('?' * len(part))})", part)]
+        return out
+
+    def add_vectors(self, rows: list[dict], vectors) -> None:
+        """Put the chunks' vectors into Chroma (rows as from vector_rows)."""
+        if rows:
+            self.vectors.add(self._nodes(rows, vectors))
+
+    def vector_ids(self, page: int = 5000) -> set[str]:
+        """The id of every vector Chroma holds, read page by page."""
+        ids: set[str] = set()
+        with self.reading_vectors() as vs:
+            for offset in range(0, vs._collection.count(), page):
+                ids.update(vs._collection.get(include=[], limit=page, offset=offset)["ids"])
+        return ids
+
+    def vector_count(self) -> int:
+        with self.reading_vectors() as vs:
+            return vs._collection.count()
+
+    def delete_vectors(self, chunk_ids: list[str], page: int = 5000) -> None:
+        with self.reading_vectors() as vs:
+            for i in range(0, len(chunk_ids), page):
+                vs._collection.delete(ids=chunk_ids[i:i + page])
+
     def _nodes(self, rows, vectors) -> list:
         from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
         nodes = []
@@ -294,9 +331,7 @@ class Store:
         computed before the collection is touched: an interrupted run changes nothing."""
         from llama_index.vector_stores.chroma import ChromaVectorStore
         from tqdm import tqdm
-        rows = self.db.execute(
-            "SELECT c.chunk_id, c.doc_id, c.index_text, d.file_name, d.doc_type, d.fiscal_year "
-            "FROM chunks c JOIN documents d USING (doc_id) ORDER BY c.chunk_id").fetchall()
+        rows = self.vector_rows()
         vectors = []
         for i in tqdm(range(0, len(rows), batch), desc="re-embed", unit="batch", disable=not progress):
             vectors.extend(embedding.embed_array([r["index_text"] for r in rows[i:i + batch]]))
@@ -307,8 +342,7 @@ class Store:
             except Exception:   # nothing to delete yet
                 pass
             self._vector_store = ChromaVectorStore(chroma_collection=self._collection(self._client))
-            if rows:
-                self._vector_store.add(self._nodes(rows, vectors))
+            self.add_vectors(rows, vectors)
             with self.db:
                 self._set_meta("embed_model", model_id)
                 self._set_meta("embed_dim", embedding.dim)
@@ -340,12 +374,10 @@ class Store:
         rows = [{"chunk_id": f"{did}:{c.ordinal}", "doc_id": did, "index_text": c.index_text,
                  "file_name": doc.file_name, "doc_type": doc.doc_type,
                  "fiscal_year": doc.fiscal_year} for c in doc.chunks]
-        nodes = self._nodes(rows, vectors)
         with self._lock:
             self._record_model()
             self.vectors.delete(did)
-            if nodes:
-                self.vectors.add(nodes)
+            self.add_vectors(rows, vectors)
             with self.db:
                 self.db.execute("DELETE FROM documents WHERE doc_id = ?", (did,))
                 self.db.execute(

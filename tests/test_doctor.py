@@ -22,9 +22,8 @@ def test_doctor_finds_orphan_and_missing_vectors_and_repairs_them(kb, docs):
     # as a process killed after writing Chroma and before the docstore commit leaves it
     orphan = {"chunk_id": "deadbeefdeadbeef:0", "doc_id": "deadbeefdeadbeef", "index_text": "ข้อความกำพร้า",
               "file_name": "gone.txt", "doc_type": "txt", "fiscal_year": 2564}
-    store.vectors.add(store._nodes([orphan], np.ones((1, store.embedding.dim), dtype=np.float32)))
-    with store.reading_vectors() as vs:
-        vs._collection.delete(ids=[lost])           # and a vector Chroma lost
+    store.add_vectors([orphan], np.ones((1, store.embedding.dim), dtype=np.float32))
+    store.delete_vectors([lost])                   # and a vector Chroma lost
 
     report = doctor.check(store)
     assert not report.healthy
@@ -39,8 +38,7 @@ def test_doctor_finds_orphan_and_missing_vectors_and_repairs_them(kb, docs):
 
 def test_kb_doctor_command_exits_1_on_disagreement_and_0_after_repair(kb, docs, tmp_path):
     kb.ingest([docs], progress=False)
-    with kb.store.reading_vectors() as vs:
-        vs._collection.delete(ids=[r[0] for r in kb.store.db.execute("SELECT chunk_id FROM chunks LIMIT 2")])
+    kb.store.delete_vectors([r[0] for r in kb.store.db.execute("SELECT chunk_id FROM chunks LIMIT 2")])
     kb.store.close()
     env = {**os.environ, "KB_DATA_DIR": str(kb.settings.data_dir)}
 
