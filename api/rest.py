@@ -407,6 +407,58 @@ def upload(request: Request, files: list[UploadFile] = Depends(uploads.received_
     return body
 
 
+# --- source preview (kb/preview.py): any logged-in role may look at what a citation cites ---------
+# Every role may read every stored document (the documents page lists them all), so "read" is the
+# check here too. An unknown id raises PreviewNotFound, a NotFound: 404 with its Thai message.
+
+@router.get("/chunks/{chunk_id}/preview")
+def chunk_preview(chunk_id: str, request: Request, user=Depends(require("read"))):
+    """The cited passage with its neighbours: for a sheet the header and the rows around it, for a
+    PDF also `page_image` (the page as PNG with the passage marked) and `note` on what it shows."""
+    from kb import preview
+    p = preview.preview(ctx(request).kb.store, chunk_id)
+    body = p.to_dict()
+    body["page_image"] = f"/api/chunks/{chunk_id}/page.png" if p.kind == "pdf" and p.file_available else None
+    body["download"] = f"/api/documents/{p.doc_id}/file" if p.file_available else None
+    return body
+
+
+@router.get("/chunks/{chunk_id}/page.png")
+def chunk_page_image(chunk_id: str, request: Request, highlight: bool = True,
+                     scale: float = Query(1.5, ge=0.5, le=3.0), user=Depends(require("read"))):
+    """The PDF page a passage is on, rendered, the passage's lines marked in yellow where the
+    text layer says where they are (`X-Highlight`: found, partial, not_found, ocr; off with highlight=false)."""
+    from kb import preview
+    img = preview.page_image(ctx(request).kb.store, chunk_id, scale=scale, highlight=highlight)
+    # private: the page belongs to a document only logged-in users may read, so no shared cache
+    # may keep it
+    return Response(img.png, media_type="image/png",
+                    headers={"X-Highlight": img.status, "Cache-Control": "private, max-age=300"})
+
+
+def _ascii_file_name(name: str) -> str:
+    """A stand-in for clients that ignore filename*: printable ASCII only, without the quote and
+    backslash that would end or escape the quoted header value."""
+    return "".join(c if " " <= c <= "~" and c not in '"\\' else "_" for c in name) or "download"
+
+
+@router.get("/documents/{doc_id}/file")
+def download_document(doc_id: str, request: Request, user=Depends(require("read"))):
+    """The original file of a stored document, as uploaded or ingested (looked up by its id)."""
+    from urllib.parse import quote
+
+    from fastapi.responses import FileResponse
+
+    from kb import preview
+    path, name, media = preview.original_file(ctx(request).kb.store, doc_id)
+    # RFC 6266: an ASCII stand-in for old clients, the Thai name in filename*; attachment, so an
+    # uploaded HTML file is saved, never rendered as a page of this site
+    return FileResponse(path, media_type=media, headers={
+        "Content-Disposition": f"attachment; filename=\"{_ascii_file_name(name)}\"; "
+                               f"filename*=UTF-8''{quote(name, safe='')}",
+        "Cache-Control": "private, no-store"})
+
+
 @router.delete("/documents/{doc_id}")
 def delete_document(doc_id: str, request: Request, user=Depends(require("document.delete"))):
     return uploads.delete(ctx(request), doc_id, user)

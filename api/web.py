@@ -281,7 +281,20 @@ def source(aid: int, code: str, version: int, n: int, request: Request, user=Dep
     src = next((s for s in (v["sources"] if v else []) if int(s["n"]) == n), None)
     if src is None:
         raise HTTPException(404, f"ไม่พบแหล่งอ้างอิง [{n}] ในร่างฉบับที่ {version}")
-    return render(request, "_source.html", source=src, version=version)
+    # the source as it stands in its file; the passage kept with the draft when the document has
+    # since been removed, or ingested again with other text at that place
+    from kb.preview import for_source
+    preview = for_source(ctx(request).kb.store, src.get("chunk_id"), src.get("passage", ""))
+    return render(request, "_source.html", source=src, version=version, preview=preview,
+                  changed=preview is None and bool(src.get("chunk_id")))
+
+
+@router.get("/preview/{chunk_id}")
+def source_preview(chunk_id: str, request: Request, user=Depends(require("read"))):
+    """An evidence card's passage in its file: the dialog's content (page image, rows or paragraphs).
+    An unknown id is a 404 whose Thai message app.js shows as a notice."""
+    from kb.preview import preview
+    return render(request, "_preview.html", preview=preview(ctx(request).kb.store, chunk_id))
 
 
 # --- documents --------------------------------------------------------------------------------

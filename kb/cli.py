@@ -160,6 +160,54 @@ def evidence(code, k, year, as_json):
         click.echo()
 
 
+@main.command("show")
+@click.argument("citation")
+@click.option("--context", default=1, show_default=True, help="Passages shown before and after.")
+@click.option("--json", "as_json", is_flag=True)
+def show(citation, context, as_json):
+    """Print a cited passage with its neighbours.
+
+    CITATION is a chunk id as the web app's preview and the JSON show it (e.g. 3f2a…:4), or the
+    source as drafts and the export print it: "รายงาน.pdf · หน้า 7", "คิว.xlsx · แถว 4", or
+    FILE#p7 (page), FILE#r4 (row), FILE#c3 (the file's passage number 3, from 0)."""
+    from kb.preview import PreviewNotFound, preview, resolve
+    kb = _kb()
+    try:
+        ids = resolve(kb.store, citation)
+    except ValueError as err:
+        raise click.ClickException(str(err)) from err
+    if not ids:
+        raise click.ClickException(f"ไม่พบข้อความที่อ้างอิง “{citation}” ในคลังเอกสาร (ดูชื่อไฟล์ได้ที่ 'kb documents')")
+    try:
+        previews = [preview(kb.store, cid, context=context) for cid in ids]
+    except PreviewNotFound as err:
+        raise click.ClickException(str(err)) from err
+    if as_json:
+        _print_json([p.to_dict() for p in previews])
+        return
+    for i, p in enumerate(previews):
+        if i:
+            click.echo()
+        year = f" · พ.ศ. {p.fiscal_year}" if p.fiscal_year else ""
+        click.echo(click.style(f"{p.where}{year}", bold=True) + f"  [รหัสอ้างอิง {p.chunk_id}]")
+        if p.note:
+            click.echo(click.style(f"หมายเหตุ: {p.note}", fg="yellow"))
+        if p.kind == "sheet" and p.table:
+            click.echo("แถว\t" + "\t".join(p.header))
+            for r in p.table:
+                mark = "»" if r.cited else " "
+                click.echo(f"{mark}{r.number or ''}\t" + "\t".join(r.cells))
+            continue
+        for b in p.before:
+            click.echo(click.style(f"ข้อความก่อนหน้า ({b.where}):", fg="cyan"))
+            click.echo(textwrap.indent(b.text, "    "))
+        click.echo(click.style("ข้อความที่อ้างอิง:", fg="green", bold=True))
+        click.echo(textwrap.indent(p.text, "  » "))
+        for a in p.after:
+            click.echo(click.style(f"ข้อความถัดไป ({a.where}):", fg="cyan"))
+            click.echo(textwrap.indent(a.text, "    "))
+
+
 @main.group()
 def eval():
     """Quality measurements (each prints one JSON object)."""

@@ -136,3 +136,41 @@ def make_users(db) -> None:
     from kb import auth
     for role, password in USERS.items():
         auth.add_user(db, role, password, role)
+
+
+# --- logging in, as the web and API tests do it -----------------------------------------------------
+
+HX = {"HX-Request": "true"}
+
+
+def login(app, role: str):
+    """A fresh browser-like client logged in as `role` (one of USERS), and the headers its htmx
+    requests carry (HX-Request and the page's CSRF token). Needs assessment 1 (create_app makes it)."""
+    import re
+
+    from fastapi.testclient import TestClient
+    c = TestClient(app)
+    r = c.post("/login", data={"name": role, "password": USERS[role], "next": "/a/1"}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/a/1"
+    cookie = r.headers["set-cookie"]
+    assert "kb_session=" in cookie and "HttpOnly" in cookie and "samesite=lax" in cookie.lower()
+    page = c.get("/a/1").text
+    csrf = re.search(r'"X-CSRF-Token": "([^"]+)"', page).group(1)
+    return c, {**HX, "X-CSRF-Token": csrf}
+
+
+def bearer(client, role: str) -> dict:
+    """The Authorization header of a new API token for `role` (one of USERS)."""
+    r = client.post("/api/tokens", json={"name": role, "password": USERS[role]})
+    assert r.status_code == 201, r.text
+    return {"Authorization": f"Bearer {r.json()['token']}"}
+
+
+def browser_login(page, url: str, name: str, password: str) -> None:
+    """Log in through the login form in a Playwright page, as a person does; returns once the
+    page after it (the criteria tree) is there."""
+    page.goto(url + "/login")
+    page.fill("#name", name)
+    page.fill("#password", password)
+    page.click("button[type=submit]")
+    page.wait_for_selector("a.crit")

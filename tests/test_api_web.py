@@ -9,9 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from review_support import USERS, ingested_kb, make_users, suggest_now  # noqa: F401
-
-HX = {"HX-Request": "true"}
+from review_support import HX, USERS, ingested_kb, login, make_users, suggest_now  # noqa: F401
 
 
 @pytest.fixture
@@ -23,18 +21,6 @@ def app(ingested_kb, tmp_path):  # noqa: F811
         suggest_now(a, "1.3.1")
         a.client = client
         yield a
-
-
-def login(app, role: str) -> tuple[TestClient, dict]:
-    """A fresh browser-like client logged in as `role`, and the CSRF header its pages carry."""
-    c = TestClient(app)
-    r = c.post("/login", data={"name": role, "password": USERS[role], "next": "/a/1"}, follow_redirects=False)
-    assert r.status_code == 303 and r.headers["location"] == "/a/1"
-    cookie = r.headers["set-cookie"]
-    assert "kb_session=" in cookie and "HttpOnly" in cookie and "samesite=lax" in cookie.lower()
-    page = c.get("/a/1").text
-    csrf = re.search(r'"X-CSRF-Token": "([^"]+)"', page).group(1)
-    return c, {**HX, "X-CSRF-Token": csrf}
 
 
 def test_pages_need_login_and_are_thai(app):

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from review_support import sample_docs, suggest_now
+from review_support import browser_login, sample_docs, suggest_now
 
 CHROMIUM = "/usr/bin/chromium"
 # Offline: without these Chromium keeps trying to reach Google's services, which this network refuses.
@@ -92,7 +92,7 @@ def server(tmp_path_factory):
     while "worker for" not in log.read_text(errors="replace"):
         assert worker.poll() is None and time.monotonic() < deadline + 120, log.read_text(errors="replace")
         time.sleep(0.1)
-    yield {"url": f"http://127.0.0.1:{port}", "upload": later / "led-queue-2564.xlsx"}
+    yield {"url": f"http://127.0.0.1:{port}", "upload": later / "led-queue-2564.xlsx", "kb": kb, "app": app}
     worker.send_signal(signal.SIGINT)
     try:
         worker.wait(60)
@@ -186,10 +186,7 @@ def test_reviewer_does_the_whole_job_in_the_browser(server, tmp_path):
         # another reviewer: approval is blocked until the flagged sentence is confirmed with a reason
         other = browser.new_page(viewport={"width": 1360, "height": 860}, locale="th-TH")
         other.set_default_timeout(30_000)
-        other.goto(url + "/login")
-        other.fill("#name", "wichai")
-        other.fill("#password", PASSWORD)
-        other.click("button[type=submit]")
+        browser_login(other, url, "wichai", PASSWORD)
         other.click("a.crit[data-code='1.3.1']")
         other.click("#approve")
         expect(other.locator("#approve-refused")).to_contain_text("ยังไม่ได้ยืนยัน 1 ประโยค")
@@ -257,3 +254,94 @@ def test_reviewer_does_the_whole_job_in_the_browser(server, tmp_path):
     assert sum(t.startswith("☑\t") for t in texts) == 1
     assert not errors, errors
     assert not requests_elsewhere, f"the page fetched from elsewhere: {requests_elsewhere}"
+
+
+THAI_FONT = Path("/usr/share/fonts/truetype/tlwg/Garuda.ttf")
+RISK = ("ผลการวิเคราะห์ความเสี่ยงของระบบเทคโนโลยีดิจิทัล ความเสี่ยงที่สำคัญคือระบบยื่นคำร้องอิเล็กทรอนิกส์ "
+        "หยุดให้บริการและการโจมตีทางไซเบอร์ต่อฐานข้อมูลคดี")
+
+
+def image_loaded(page, timeout: float = 30) -> None:
+    """Wait for the preview's page image to arrive and decode. Polled with evaluate: the page's
+    CSP forbids the string eval that wait_for_function runs in the page."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate("(() => { const i = document.querySelector('#preview-page');"
+                            " return !!i && i.complete && i.naturalWidth > 0; })()"):
+        assert time.monotonic() < deadline, "the page image did not load"
+        time.sleep(0.1)
+
+
+def test_a_citation_opens_its_pdf_page_with_the_passage_marked(server, tmp_path):
+    """Source preview: an evidence card and a citation chip open the cited PDF page, the passage
+    marked on it, in the dialog over the criterion page; the original file downloads."""
+    if not THAI_FONT.exists():
+        pytest.skip(f"Thai TTF font {THAI_FONT} not installed")
+    from fpdf import FPDF
+    pdf = FPDF()
+    pdf.add_font("Garuda", fname=str(THAI_FONT))
+    pdf.set_font("Garuda", size=14)
+    pdf.add_page()
+    pdf.multi_cell(0, 10, "แผนบริหารความเสี่ยง ประจำปีงบประมาณ พ.ศ. ๒๕๖๔ กรมบังคับคดี")
+    pdf.add_page()
+    pdf.multi_cell(0, 10, "ส่วนที่ ๒ บริบทขององค์กร")
+    pdf.set_y(120)
+    pdf.multi_cell(0, 10, RISK)
+    path = tmp_path / "risk-plan-2564.pdf"
+    pdf.output(str(path))
+    server["kb"].ingest([path], progress=False)
+    suggest_now(server["app"], "4.4.1")
+    url = server["url"]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1360, "height": 1000}, locale="th-TH", accept_downloads=True)
+        page.set_default_timeout(30_000)
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        browser_login(page, url, "somsri", PASSWORD)
+        page.goto(url + "/a/1/c/4.4.1")
+        card = page.locator("article.evidence-card", has_text="risk-plan-2564.pdf").first
+        # by keyboard: the card's button opens the page in the dialog, Esc closes it
+        card.get_by_role("button", name="ดูในเอกสารต้นฉบับ").focus()
+        page.keyboard.press("Enter")
+        dialog = page.locator("#passage-dialog")
+        expect(dialog).to_be_visible()
+        image = page.locator("#preview-page")
+        expect(image).to_be_visible()
+        image_loaded(page)
+        expect(page.locator("#preview-download")).to_have_text("ดาวน์โหลดไฟล์ต้นฉบับ")
+        page.keyboard.press("Escape")
+        expect(dialog).to_be_hidden()
+
+        # accepted, drafted: the draft's citation chip opens the same page
+        card.get_by_role("button", name="ยอมรับ").click()
+        expect(page.locator("article.evidence-card.accepted", has_text="risk-plan-2564.pdf")).to_have_count(1)
+        page.click("#generate")
+        expect(page.locator(".version-line")).to_contain_text("ฉบับที่ 1")
+        page.locator("#draft-view .chip").first.click()
+        expect(dialog).to_be_visible()
+        expect(page.locator("#passage-body")).to_contain_text("risk-plan-2564.pdf · หน้า 2")
+        image_loaded(page)
+        shot(page, "03b-citation-pdf-preview")
+        # the PNG the dialog shows marks the chunk (the page's heading line and the passage set
+        # 120 mm down the 297 mm page) in yellow, and nothing below it
+        png = page.request.get(url + page.locator("#preview-page").get_attribute("src"))
+        assert png.ok and png.headers["x-highlight"] == "found"
+        import io
+
+        import numpy as np
+        from PIL import Image
+        a = np.asarray(Image.open(io.BytesIO(png.body())).convert("RGB")).astype(int)
+        yellow = (a[..., 0] > 200) & (a[..., 1] > 180) & (a[..., 2] < 190)
+        share = yellow.any(axis=1).astype(float)
+        h = a.shape[0]
+        assert share[int(0.40 * h):int(0.53 * h)].mean() > 0.4          # the passage's three lines
+        assert share[int(0.02 * h):int(0.08 * h)].any()                 # the heading above it
+        assert not share[int(0.10 * h):int(0.38 * h)].any() and not share[int(0.55 * h):].any()
+        with page.expect_download() as download:
+            page.click("#preview-download")
+        saved = tmp_path / "download.pdf"
+        download.value.save_as(saved)
+        assert download.value.suggested_filename == "risk-plan-2564.pdf"
+        assert saved.read_bytes() == path.read_bytes()
+        browser.close()
+    assert not errors, errors

@@ -43,11 +43,22 @@
     if (card) card.focus({ preventScroll: true });
   });
 
-  // Citation chips load the passage into the dialog, then open it.
+  // Citation chips and evidence cards load the source preview into the dialog, then open it
+  // (showModal moves focus into the dialog and Esc closes it, returning focus to the opener).
   document.addEventListener("htmx:afterSwap", function (e) {
     if (e.detail.target && e.detail.target.id === "passage-body") {
-      document.getElementById("passage-dialog").showModal();
+      var dialog = document.getElementById("passage-dialog");
+      if (!dialog.open) dialog.showModal();
+      dialog.scrollTop = 0;
     }
+  });
+  // A click on an evidence card's passage opens it in its file, as its button does (the button is
+  // the keyboard's way in; selecting text in the passage is left alone).
+  document.addEventListener("click", function (e) {
+    var passage = e.target.closest && e.target.closest(".evidence-card .passage");
+    if (!passage || (window.getSelection && String(window.getSelection()))) return;
+    var button = passage.parentElement.querySelector("button.open-source");
+    if (button) button.click();
   });
 
   // Upload check, before anything is sent: files the server would refuse (over the count, the
