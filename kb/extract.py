@@ -122,7 +122,7 @@ def _lines(text: str, wrapped: bool) -> tuple[tuple[int, str], ...]:
     for n, line in enumerate((unwrap(text) if wrapped else text).splitlines()):
         if not line.strip():
             continue
-        out.extend((n, s) for s in ([line.strip()] if is_row(line) else thai.sentences(line)))
+        out.extend((n, s) for s in ([line.strip()] if is_row(line) else thai.sentences(line, whole=True)))
     return tuple(out)
 
 

@@ -60,3 +60,17 @@ def test_fiscal_year_from_name_then_text():
 def test_char_grams_run_words_together():
     assert thai.char_grams(["ถุง", "ผ้า"]) == ["ถุง", "ุงผ", "งผ้", "ผ้า"]
     assert thai.char_grams(["ab"]) == []
+
+
+def test_whole_sentences_glue_a_cut_clause_back():
+    # crfcut cuts at the space before "ที่" / "ได้แก่": as answer items those pieces are fragments
+    text = ("ศูนย์ปฏิบัติการต่อต้านการทุจริตสรุปผลการดำเนินงานตลอดปีเพื่อเสนอผู้บริหารและเผยแพร่ต่อสาธารณะ "
+            "ที่ https://www.example.go.th/disclosure กองยุทธศาสตร์นำผลการสำรวจไปใช้ร่วมกับข้อมูลจากแหล่งอื่น "
+            "ได้แก่ข้อมูลความจำเป็นพื้นฐานระดับหมู่บ้าน และข้อมูลทะเบียนระบบประปาชุมชน")
+    whole = thai.sentences(text, whole=True)
+    assert not any(s.startswith(("ที่", "ได้แก่", "และ")) for s in whole)
+    assert any("ต่อสาธารณะ ที่ https://" in s for s in whole)
+    # chunking keeps the finer split, the same text
+    fine = thai.sentences(text)
+    assert any(s.startswith("ได้แก่") for s in fine)
+    assert "".join(fine).replace(" ", "") == "".join(whole).replace(" ", "")

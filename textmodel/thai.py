@@ -137,9 +137,12 @@ def char_grams(tokens: list[str], n: int = 3) -> list[str]:
     return [text[i:i + n] for i in range(len(text) - n + 1)]
 
 
-def sentences(text: str) -> list[str]:
+def sentences(text: str, whole: bool = False) -> list[str]:
     """Thai sentences. Lines are hard boundaries (lists and table rows are one per line);
-    long lines are split by pythainlp's CRF sentence model."""
+    long lines are split by pythainlp's CRF sentence model. `whole`: a piece that opens with
+    a word no Thai sentence opens with (a relative "ที่", "ซึ่ง", a conjunction, a preposition,
+    a figure) is glued back onto the piece before it, for text read as answer items, where
+    a cut clause is a fragment; chunking keeps the finer split."""
     from pythainlp.tokenize import sent_tokenize
     out = []
     for line in text.splitlines():
@@ -149,7 +152,26 @@ def sentences(text: str) -> list[str]:
         if len(line) < 120 or not _THAI.search(line):
             out.append(line)
             continue
-        out.extend(_merge_fragments([s.strip() for s in sent_tokenize(line, engine="crfcut")]))
+        parts = _merge_fragments([s.strip() for s in sent_tokenize(line, engine="crfcut")])
+        out.extend(_join_continuations(parts) if whole else parts)
+    return out
+
+
+# Words that continue a sentence rather than open one: crfcut cuts at the space before them
+# ("… เผยแพร่ต่อสาธารณะ | ที่ https://…", "… จากแหล่งอื่น | ได้แก่ข้อมูล…"). Thai grammar,
+# not a tuned list: none of them starts a sentence of an official document.
+_CONTINUES = re.compile(
+    r"^(?:ที่|ซึ่ง|และ|หรือ|ได้แก่|โดย|เพื่อ|รวมทั้ง|รวมถึง|ตลอดจน|ของ|ให้แก่|จาก|กับ|แก่|ต่อ|"
+    r"ด้วย|ตาม|คือ|อาทิ|เช่น|ทั้ง|จำนวน|ร้อยละ|[0-9๐-๙])")
+
+
+def _join_continuations(parts: list[str]) -> list[str]:
+    out: list[str] = []
+    for part in parts:
+        if out and _CONTINUES.match(part):
+            out[-1] = f"{out[-1]} {part}"
+        else:
+            out.append(part)
     return out
 
 
