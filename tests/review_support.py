@@ -174,3 +174,23 @@ def browser_login(page, url: str, name: str, password: str) -> None:
     page.fill("#password", password)
     page.click("button[type=submit]")
     page.wait_for_selector("a.crit")
+
+
+THAI_FONT = Path("/usr/share/fonts/truetype/tlwg/Garuda.ttf")
+
+
+def thai_pdf(path: Path, pages: list[list[tuple[float | None, str]]]) -> Path:
+    """A text PDF in a Thai font: per page, (y in mm or None for the next line, text) blocks —
+    where a passage sits on its page is what a highlight test checks."""
+    from fpdf import FPDF
+    pdf = FPDF()
+    pdf.add_font("Garuda", fname=str(THAI_FONT))
+    pdf.set_font("Garuda", size=14)
+    for blocks in pages:
+        pdf.add_page()
+        for y, text in blocks:
+            if y is not None:
+                pdf.set_y(y)
+            pdf.multi_cell(0, 10, text)
+    pdf.output(str(path))
+    return path

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from review_support import browser_login, sample_docs, suggest_now
+from review_support import THAI_FONT, browser_login, sample_docs, suggest_now, thai_pdf
 
 CHROMIUM = "/usr/bin/chromium"
 # Offline: without these Chromium keeps trying to reach Google's services, which this network refuses.
@@ -256,7 +256,6 @@ def test_reviewer_does_the_whole_job_in_the_browser(server, tmp_path):
     assert not requests_elsewhere, f"the page fetched from elsewhere: {requests_elsewhere}"
 
 
-THAI_FONT = Path("/usr/share/fonts/truetype/tlwg/Garuda.ttf")
 RISK = ("ผลการวิเคราะห์ความเสี่ยงของระบบเทคโนโลยีดิจิทัล ความเสี่ยงที่สำคัญคือระบบยื่นคำร้องอิเล็กทรอนิกส์ "
         "หยุดให้บริการและการโจมตีทางไซเบอร์ต่อฐานข้อมูลคดี")
 
@@ -276,18 +275,9 @@ def test_a_citation_opens_its_pdf_page_with_the_passage_marked(server, tmp_path)
     marked on it, in the dialog over the criterion page; the original file downloads."""
     if not THAI_FONT.exists():
         pytest.skip(f"Thai TTF font {THAI_FONT} not installed")
-    from fpdf import FPDF
-    pdf = FPDF()
-    pdf.add_font("Garuda", fname=str(THAI_FONT))
-    pdf.set_font("Garuda", size=14)
-    pdf.add_page()
-    pdf.multi_cell(0, 10, "แผนบริหารความเสี่ยง ประจำปีงบประมาณ พ.ศ. ๒๕๖๔ กรมบังคับคดี")
-    pdf.add_page()
-    pdf.multi_cell(0, 10, "ส่วนที่ ๒ บริบทขององค์กร")
-    pdf.set_y(120)
-    pdf.multi_cell(0, 10, RISK)
-    path = tmp_path / "risk-plan-2564.pdf"
-    pdf.output(str(path))
+    path = thai_pdf(tmp_path / "risk-plan-2564.pdf",
+                    [[(None, "แผนบริหารความเสี่ยง ประจำปีงบประมาณ พ.ศ. ๒๕๖๔ กรมบังคับคดี")],
+                     [(None, "ส่วนที่ ๒ บริบทขององค์กร"), (120, RISK)]])
     server["kb"].ingest([path], progress=False)
     suggest_now(server["app"], "4.4.1")
     url = server["url"]

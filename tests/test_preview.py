@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from review_support import HX, bearer, login
+from review_support import HX, THAI_FONT, bearer, login, thai_pdf
 
-THAI_FONT = Path("/usr/share/fonts/truetype/tlwg/Garuda.ttf")
 pytestmark = pytest.mark.skipif(not THAI_FONT.exists(),
                                 reason=f"Thai TTF font {THAI_FONT} not installed (apt-get install fonts-thai-tlwg-ttf)")
 
@@ -21,17 +20,9 @@ CITED = ("กรมบังคับคดีจัดอบรมทักษ�
 
 def make_docs(d: Path) -> Path:
     import docx
-    from fpdf import FPDF
     d.mkdir()
-    pdf = FPDF()
-    pdf.add_font("Garuda", fname=str(THAI_FONT))
-    pdf.set_font("Garuda", size=14)
-    pdf.add_page()
-    pdf.multi_cell(0, 10, "รายงานผลการดำเนินงาน ประจำปีงบประมาณ พ.ศ. ๒๕๖๔")
-    pdf.add_page()
-    pdf.set_y(150)                       # the passage sits in the lower half of page 2
-    pdf.multi_cell(0, 10, CITED)
-    pdf.output(str(d / "รายงาน-2564.pdf"))
+    # the passage sits in the lower half of page 2
+    thai_pdf(d / "รายงาน-2564.pdf", [[(None, "รายงานผลการดำเนินงาน ประจำปีงบประมาณ พ.ศ. ๒๕๖๔")], [(150, CITED)]])
     lines = ["เดือน,จำนวนผู้รับบริการ,เวลารอคอย"] + [f"เดือนที่ {i},{100 + i},{i}" for i in range(1, 41)]
     (d / "คิว-2564.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     document = docx.Document()

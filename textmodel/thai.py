@@ -157,9 +157,10 @@ def sentences(text: str, whole: bool = False) -> list[str]:
     return out
 
 
-# Words that continue a sentence rather than open one: crfcut cuts at the space before them
-# ("… เผยแพร่ต่อสาธารณะ | ที่ https://…", "… จากแหล่งอื่น | ได้แก่ข้อมูล…"). Thai grammar,
-# not a tuned list: none of them starts a sentence of an official document.
+# Words that mostly continue a sentence rather than open one: crfcut cuts at the space before
+# them ("… เผยแพร่ต่อสาธารณะ | ที่ https://…", "… จากแหล่งอื่น | ได้แก่ข้อมูล…"). Thai grammar,
+# not tuned on any collection. Some do open sentences ("ที่ประชุมมีมติ", "เพื่อให้…", "ตามที่…"):
+# then two sentences become one item, still verbatim text of the passage.
 _CONTINUES = re.compile(
     r"^(?:ที่|ซึ่ง|และ|หรือ|ได้แก่|โดย|เพื่อ|รวมทั้ง|รวมถึง|ตลอดจน|ของ|ให้แก่|จาก|กับ|แก่|ต่อ|"
     r"ด้วย|ตาม|คือ|อาทิ|เช่น|ทั้ง|จำนวน|ร้อยละ|[0-9๐-๙])")
