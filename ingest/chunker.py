@@ -36,33 +36,38 @@ def chunk_file(loaded: LoadedFile, count: TokenCounter, budget: int,
     return chunks
 
 
-def _units(section: Section, text: str) -> list[tuple[str, int | None]]:
-    """Sentences with the spreadsheet row each came from, when the section is a table
-    whose lines are one per row (loaders write tables that way)."""
+def _units(section: Section, text: str) -> list[tuple[str, int | None, int]]:
+    """(sentence, spreadsheet row or None, paragraph number): rows when the section is a table
+    whose lines are one per row (loaders write tables that way), else the sentences of each
+    line, a line being a paragraph."""
     lines = [ln for ln in text.splitlines() if ln.strip()]
     if section.rows and len(lines) == section.rows[1] - section.rows[0] + 1:
-        return [(ln, section.rows[0] + i) for i, ln in enumerate(lines)]
-    return [(s, None) for s in thai.sentences(text)]
+        return [(ln, section.rows[0] + i, i) for i, ln in enumerate(lines)]
+    return [(s, None, n) for n, line in enumerate(lines) for s in thai.sentences(line)]
 
 
 def _pack(section: Section, text: str, header: str, count: TokenCounter, budget: int):
     header_cost = count(header) if header else 0
     room = max(budget - header_cost, 32)
-    current: list[tuple[str, int | None]] = []
+    current: list[tuple[str, int | None, int]] = []
     used = 0
 
     def flush():
-        body = "\n".join(t for t, _ in current)
-        rows = [r for _, r in current if r is not None]
+        # sentences of one paragraph stay on one line: the drafter reads a line as a paragraph
+        # (a sentence goes on about the one before it), so paragraph ends must survive chunking
+        body = current[0][0]
+        for (_, _, before), (t, _, para) in zip(current, current[1:]):
+            body += (" " if para == before else "\n") + t
+        rows = [r for _, r, _ in current if r is not None]
         span = (min(rows), max(rows)) if rows else section.rows
         return body, span
 
-    for unit, row in _units(section, text):
+    for unit, row, para in _units(section, text):
         for piece, cost in _fit(unit, count, room):
             if current and used + cost > room:
                 yield flush()
                 current, used = [], 0
-            current.append((piece, row))
+            current.append((piece, row, para))
             used += cost
     if current:
         yield flush()

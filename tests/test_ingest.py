@@ -92,6 +92,24 @@ def test_chunks_fit_the_model_budget_and_lose_nothing(kb):
     assert "".join(c.text.replace("\n", "") for c in chunks) == text.replace("\n", "")
 
 
+def test_a_paragraph_stays_one_line_of_its_chunk(kb):
+    # the drafter reads a chunk's line as a paragraph (a sentence goes on about the one before
+    # it, two neighbours make one item), so the chunker must not put each sentence on its own line
+    from kb import extract
+    from textmodel import thai
+    a = ("สำนักงานเขตสามเริ่มใช้ระบบนัดหมายออนไลน์ตั้งแต่เดือนมกราคมเพื่อลดเวลารอคอยของผู้มาติดต่อที่สำนักงาน "
+         "ปีนี้มีผู้จองคิวผ่านระบบแล้ว 12,400 ราย และเวลารอเฉลี่ยลดลงเหลือ 14 นาที")
+    b = ("กรมจึงกำหนดให้ทุกสำนักงานเขตใช้ระบบเดียวกันภายในปีงบประมาณถัดไปโดยให้สำนักงานเขตสามเป็นพี่เลี้ยง "
+         "การติดตามผลรายงานต่อผู้บริหารทุกไตรมาสผ่านแดชบอร์ดของกรม")
+    assert len(thai.sentences(a)) == 2 and len(thai.sentences(b)) == 2
+    chunks = chunk_file(LoadedFile(title="รายงาน", sections=[Section(text=f"{a}\n{b}")]),
+                        kb.store.embedding.token_count, 400)
+    assert len(chunks) == 1
+    assert chunks[0].text.splitlines() == [a, b]
+    paragraphs = [para for para, _ in extract._lines(chunks[0].text, False)]
+    assert paragraphs == [0, 0, 1, 1]
+
+
 def test_table_chunks_cite_their_own_rows(kb):
     rows = [f"เดือน: {m} | คำร้อง e-Filing: {n}" for m, n in zip(range(1, 41), range(100, 140))]
     section = Section(text="\n".join(rows), sheet="2564", rows=(2, 41))
