@@ -252,6 +252,7 @@ def criterion(aid: int, code: str, request: Request, user=Depends(require("read"
     c, code = ctx(request), _code(request, code)
     crit = c.catalogue.get(code)
     state = c.db.criterion(aid, code)
+    workflow.mark_changed(c.kb, state["evidence"])
     return {"code": code, "item": {"code": crit.item.code, "title": crit.item.title},
             "wording": crit.wording, "subprompts": [sp.label for sp in crit.subprompts],
             **state, "suggestions_stale": workflow.suggestions_stale(c.kb, state)}
@@ -265,7 +266,8 @@ def evidence(aid: int, code: str, request: Request, response: Response, user=Dep
     c, code = ctx(request), _code(request, code)
     state = c.db.criterion(aid, code)
     response.headers["X-Suggestions-Stale"] = "1" if workflow.suggestions_stale(c.kb, state) else "0"
-    return state["evidence"]
+    # `changed`: accepted, but its document no longer holds that text (drafts leave it out)
+    return workflow.mark_changed(c.kb, state["evidence"])
 
 
 @router.post("/assessments/{aid}/criteria/{code}/evidence/refresh")
@@ -277,11 +279,15 @@ def refresh_evidence(aid: int, code: str, request: Request, user=Depends(require
 
 
 @router.post("/assessments/{aid}/evidence/{link_id}/{decision}")
-def decide(aid: int, link_id: int, decision: Literal["accept", "reject", "reset"], request: Request,
-           body: Decision | None = None, user=Depends(require("evidence.decide"))):
-    """Accept or reject a suggested passage (reset puts it back to suggested)."""
+def decide(aid: int, link_id: int, decision: Literal["accept", "reject", "reset", "accept-new"],
+           request: Request, body: Decision | None = None, user=Depends(require("evidence.decide"))):
+    """Accept or reject a suggested passage (reset puts it back to suggested); accept-new
+    accepts the text a changed document holds now for a link accepted before the change."""
+    c, note = ctx(request), body.note if body else ""
+    if decision == "accept-new":
+        return workflow.accept_current(c.kb, c.db, aid, link_id, user["id"], note)
     state = {"accept": "accepted", "reject": "rejected", "reset": "suggested"}[decision]
-    return ctx(request).db.decide_evidence(aid, link_id, state, user["id"], body.note if body else "")
+    return workflow.mark_changed(c.kb, [c.db.decide_evidence(aid, link_id, state, user["id"], note)])[0]
 
 
 @router.post("/assessments/{aid}/suggest", status_code=202)

@@ -148,6 +148,7 @@ def _previous_answer(c, aid: int, code: str, state: dict) -> dict | None:
 def _criterion_context(request: Request, aid: int, code: str) -> dict:
     c = ctx(request)
     state = c.db.criterion(aid, code)
+    workflow.mark_changed(c.kb, state["evidence"])
     crit = c.catalogue.get(code)
     latest = state["versions"][-1] if state["versions"] else None
     # The approved answer gets its own place on the panel when a newer draft sits beside it, so
@@ -185,10 +186,13 @@ def refresh_evidence(aid: int, code: str, request: Request, user=Depends(require
 def decide(aid: int, code: str, link_id: int, decision: str, request: Request, note: str = Form(""),
            user=Depends(require("evidence.decide"))):
     states = {"accept": "accepted", "reject": "rejected", "reset": "suggested"}
-    if decision not in states:
+    if decision not in states and decision != "accept-new":
         raise HTTPException(404, "ไม่รู้จักคำสั่งนี้")
-    code = _code(request, code)
-    link = ctx(request).db.decide_evidence(aid, link_id, states[decision], user["id"], note)
+    c, code = ctx(request), _code(request, code)
+    if decision == "accept-new":        # the text the changed document holds now
+        link = workflow.accept_current(c.kb, c.db, aid, link_id, user["id"], note)
+    else:
+        link = workflow.mark_changed(c.kb, [c.db.decide_evidence(aid, link_id, states[decision], user["id"], note)])[0]
     # the card, plus the counts above the cards, swapped out of band
     return render(request, "_evidence_card.html", aid=aid, code=code, link=link, oob=True,
                   state=ctx(request).db.criterion(aid, code), headers={"HX-Trigger": "evidence-changed"})

@@ -505,6 +505,34 @@ class ReviewDB:
             s.flush()
             return _link_dict(link, self.user_names(s))
 
+    def evidence_link(self, assessment_id: int, link_id: int) -> dict:
+        with self.Session() as s:
+            link = s.get(EvidenceLink, link_id)
+            if link is None or link.assessment_id != assessment_id:
+                raise NotFound(f"ไม่พบหลักฐานหมายเลข {link_id}")
+            return _link_dict(link, self.user_names(s))
+
+    def retext_link(self, assessment_id: int, link_id: int, hit, user_id: int, note: str = "") -> dict:
+        """Accept a link anew with the text its passage holds now (`hit`: kb.retrieve.Hit of
+        the same chunk), after its document changed; the text that was accepted before is
+        kept in the audit log."""
+        with self.Session.begin() as s:
+            link = s.get(EvidenceLink, link_id)
+            if link is None or link.assessment_id != assessment_id:
+                raise NotFound(f"ไม่พบหลักฐานหมายเลข {link_id}")
+            before = link.passage
+            link.place, link.page, link.sheet = hit.where(), hit.page, hit.sheet
+            link.rows = list(hit.rows) if hit.rows else None
+            link.fiscal_year, link.passage = hit.fiscal_year, hit.text
+            if link.best_sentence not in hit.text:
+                link.best_sentence = ""
+            link.state, link.note = "accepted", note or link.note
+            link.decided_by_id, link.decided_at = user_id, now()
+            self._audit(s, user_id, "evidence.accept_new_text", assessment_id, link.code, link_id=link.id,
+                        chunk_id=link.chunk_id, file_name=link.file_name, before_text=before)
+            s.flush()
+            return _link_dict(link, self.user_names(s))
+
     def accepted_chunk_ids(self, assessment_id: int, code: str) -> list[str]:
         with self.Session() as s:
             return list(s.scalars(select(EvidenceLink.chunk_id).where(

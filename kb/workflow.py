@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import Callable
 
-from kb.review import NotFound, ReviewDB
+from kb.review import Invalid, NotFound, ReviewDB
 
 SUGGESTIONS_PER_CRITERION = 5      # documents; each brings up to 3 passages
 
@@ -44,6 +44,35 @@ def suggest(kb, db: ReviewDB, assessment_id: int, code: str, user_id: int | None
     return True
 
 
+def _squash(text: str | None) -> str:
+    return "".join((text or "").split())
+
+
+def mark_changed(kb, links: list[dict]) -> list[dict]:
+    """The links with `changed` set on each accepted one whose document no longer holds the
+    text that was accepted (a new version of the file keeps its passages' ids), and
+    `current_passage`: the text there now (None: the passage is gone). Drafts leave such
+    links out until a reviewer accepts the new text (accept_current); layout (line breaks,
+    spaces) does not count as a change."""
+    accepted = [link for link in links if link["state"] == "accepted"]
+    now = {h.chunk_id: h.text for h in kb.retriever.hits([(link["chunk_id"], 1.0) for link in accepted], {})} \
+        if accepted else {}
+    for link in links:
+        current = now.get(link["chunk_id"])
+        link["changed"] = link["state"] == "accepted" and _squash(current) != _squash(link["passage"])
+        link["current_passage"] = current if link["changed"] else None
+    return links
+
+
+def accept_current(kb, db: ReviewDB, assessment_id: int, link_id: int, user_id: int, note: str = "") -> dict:
+    """Accept the text a changed link's passage holds now (the reviewer read it)."""
+    link = db.evidence_link(assessment_id, link_id)
+    hits = kb.retriever.hits([(link["chunk_id"], 1.0)], {})
+    if not hits:
+        raise Invalid(f"ข้อความนี้ไม่มีในเอกสาร {link['file_name']} ฉบับปัจจุบันแล้ว ยอมรับข้อความใหม่ไม่ได้")
+    return mark_changed(kb, [db.retext_link(assessment_id, link_id, hits[0], user_id, note)])[0]
+
+
 def suggestions_stale(kb, state: dict) -> bool:
     """Whether the store changed since this criterion's suggestions were computed
     (`state`: ReviewDB.criterion); the page then says they are being updated."""
@@ -65,14 +94,22 @@ def generate(kb, db: ReviewDB, assessment_id: int, code: str, user_id: int,
     accepted yet, with what the drafter retrieves itself)."""
     code = _criterion_code(kb, code)
     assessment = db.assessment(assessment_id)
-    accepted = db.accepted_chunk_ids(assessment_id, code)
+    # accepted evidence whose document changed since is left out: nobody accepted its new text
+    changed = [link for link in mark_changed(kb, db.criterion(assessment_id, code)["evidence"])
+               if link["changed"]]
+    accepted = [cid for cid in db.accepted_chunk_ids(assessment_id, code)
+                if cid not in {link["chunk_id"] for link in changed}]
     draft = (draft_fn or default_drafter())(kb, code, accepted_chunk_ids=accepted or None,
                                              drafter=drafter, year=assessment["fiscal_year"])
     d = draft.to_dict()
+    warnings = list(d.get("warnings", []))
+    if changed:
+        warnings.append("ไม่ได้ใช้หลักฐานที่ยอมรับไว้ซึ่งเอกสารเปลี่ยนไปหลังการยอมรับ (ต้องตรวจและยอมรับข้อความใหม่ก่อน): "
+                        + ", ".join(f"{link['file_name']} · {link['where']}" for link in changed))
     return db.add_version(assessment_id, code, user_id, kind="generated", text=d["text"],
                           sources=d.get("sources", []), sentences=d.get("sentences", []),
                           drafter=d.get("drafter", drafter), abstained=bool(d.get("abstained")),
-                          warnings=d.get("warnings", []), previous_answer=d.get("previous_answer"))
+                          warnings=warnings, previous_answer=d.get("previous_answer"))
 
 
 def edit(kb, db: ReviewDB, assessment_id: int, code: str, user_id: int, text: str,
@@ -241,6 +278,7 @@ AUDIT_TH = {
     "evidence.suggest": "ค้นหาหลักฐานที่แนะนำ",
     "evidence.accepted": "ยอมรับหลักฐาน",
     "evidence.rejected": "ปฏิเสธหลักฐาน",
+    "evidence.accept_new_text": "ยอมรับข้อความฉบับใหม่ของหลักฐาน",
     "evidence.suggested": "ยกเลิกการตัดสินหลักฐาน",
     "draft.generated": "สร้างร่างคำตอบอัตโนมัติ",
     "draft.edited": "แก้ไขร่างคำตอบ",

@@ -381,3 +381,29 @@ def test_skip_link_first_and_no_jargon_on_the_pages(app):
     # the search model's name is for the administrator, out of the way
     tech = re.search(r'<details class="small muted tech">.*?</details>', admin.get("/documents").text, re.S)
     assert tech and model in tech.group(0)
+
+
+def test_a_card_accepted_before_its_document_changed_says_so(upload_kb, docs, tmp_path):
+    from kb import workflow
+    upload_kb.ingest([docs], progress=False)
+    a = create_app(kb=upload_kb, database=f"sqlite:///{tmp_path / 'r.sqlite'}", agency="กรมทดสอบ",
+                   fiscal_year=2564, immediate_jobs=True)
+    with TestClient(a):
+        make_users(a.state.ctx.db)
+        workflow.suggest(upload_kb, a.state.ctx.db, 1, "1.1.1", force=True)
+        link = next(x for x in a.state.ctx.db.criterion(1, "1.1.1")["evidence"]
+                    if x["file_name"] == "green-office-2564.txt")
+        editor, h = login(a, "editor")
+        ok = editor.post(f"/a/1/c/1.1.1/evidence/{link['id']}/accept", headers=h)
+        assert ok.status_code == 200 and "เอกสารเปลี่ยนไปหลังการยอมรับ" not in ok.text
+        f = docs / "green-office-2564.txt"
+        f.write_text(f.read_text(encoding="utf-8").replace("ร้อยละ 12", "ร้อยละ 31"), encoding="utf-8")
+        upload_kb.ingest([docs], progress=False)
+        page = editor.get("/a/1/c/1.1.1").text
+        card = page[page.index(f'id="ev-{link["id"]}"'):]
+        card = card[:card.index("</article>")]
+        assert "เอกสารเปลี่ยนไปหลังการยอมรับ" in card and "ร้อยละ 31" in card and "ร้อยละ 12" in card
+        assert f'evidence/{link["id"]}/accept-new' in card
+        renewed = editor.post(f"/a/1/c/1.1.1/evidence/{link['id']}/accept-new", headers=h)
+        assert renewed.status_code == 200
+        assert "เอกสารเปลี่ยนไปหลังการยอมรับ" not in renewed.text and "ร้อยละ 31" in renewed.text

@@ -309,3 +309,41 @@ def test_the_worker_queues_one_suggestion_job_per_state_of_the_store(db, monkeyp
     JobStore(db).cancel(again.id)
     generation["now"] = 5
     assert runner.suggest_if_stale() is None                   # turned off
+
+
+def test_accepted_evidence_stays_tied_to_the_text_that_was_accepted(kb, docs, db):
+    # a new version of a file keeps its passages' ids: the accepted link must not feed the new
+    # text into drafts until a reviewer accepts it
+    from kb import workflow
+    kb.ingest([docs], progress=False)
+    a = db.create_assessment("กรมตัวอย่าง", 2564)
+    user = auth.add_user(db, "editor1", "long-enough-pass", "editor")
+    workflow.suggest(kb, db, a["id"], "1.1.1", force=True)
+    link = next(x for x in db.criterion(a["id"], "1.1.1")["evidence"] if x["file_name"] == "green-office-2564.txt")
+    db.decide_evidence(a["id"], link["id"], "accepted", user["id"])
+    seen = []
+
+    def drafter(kb, code, accepted_chunk_ids=None, **kw):
+        seen.append(accepted_chunk_ids)
+        from kb.draft import draft_criterion
+        return draft_criterion(kb, code, accepted_chunk_ids=accepted_chunk_ids, **kw)
+
+    workflow.generate(kb, db, a["id"], "1.1.1", user["id"], draft_fn=drafter)
+    assert seen[-1] == [link["chunk_id"]]
+    assert not workflow.mark_changed(kb, [db.evidence_link(a["id"], link["id"])])[0]["changed"]
+
+    f = docs / "green-office-2564.txt"
+    f.write_text(f.read_text(encoding="utf-8").replace("ร้อยละ 12", "ร้อยละ 31"), encoding="utf-8")
+    kb.ingest([docs], progress=False)
+    now = workflow.mark_changed(kb, [db.evidence_link(a["id"], link["id"])])[0]
+    assert now["changed"] and "ร้อยละ 12" in now["passage"] and "ร้อยละ 31" in now["current_passage"]
+    v = workflow.generate(kb, db, a["id"], "1.1.1", user["id"], draft_fn=drafter)
+    assert seen[-1] is None                     # nothing accepted is current: the drafter searches
+    assert any("green-office-2564.txt" in w and "ยอมรับข้อความใหม่" in w for w in v["warnings"])
+
+    renewed = workflow.accept_current(kb, db, a["id"], link["id"], user["id"])
+    assert not renewed["changed"] and "ร้อยละ 31" in renewed["passage"] and renewed["state"] == "accepted"
+    workflow.generate(kb, db, a["id"], "1.1.1", user["id"], draft_fn=drafter)
+    assert seen[-1] == [link["chunk_id"]]
+    history = [e["action"] for e in db.audit(a["id"], "1.1.1", limit=10)]
+    assert "evidence.accept_new_text" in history
