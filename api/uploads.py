@@ -165,10 +165,15 @@ def documents(ctx: AppContext) -> list[dict]:
     """Stored documents (with chunk counts) and uploads that did not (yet) make it into the
     store (queued, running, or failed with their error), one list by file name."""
     uploads = ctx.db.uploads()                      # newest first
-    latest_upload = {}
+    latest_upload, versions = {}, {}
     for u in uploads:
         # rows written before keys were relative hold absolute paths: compared as keys
-        latest_upload.setdefault(ctx.kb.store.key_of(u["path"]), u)
+        key = ctx.kb.store.key_of(u["path"])
+        latest_upload.setdefault(key, u)
+        if u["state"] == "done":
+            # each upload that was stored is a version of the document: who sent it, and when
+            versions.setdefault(key, []).append({"by": u["uploaded_by"], "at": u["uploaded_at"],
+                                                 "size": u["size"]})
     out, stored = [], set()
     for row in ctx.kb.store.documents():
         up = latest_upload.get(row["path"])
@@ -181,13 +186,15 @@ def documents(ctx: AppContext) -> list[dict]:
                     "title": row["title"], "fiscal_year": row["fiscal_year"], "doc_type": row["doc_type"],
                     "chunks": row["n_chunks"], "ingested_at": row["ingested_at"], "state": state,
                     "error": error, "uploaded_by": up["uploaded_by"] if up else None,
-                    "job_id": up["job_id"] if up else None})
+                    "job_id": up["job_id"] if up else None,
+                    "versions": versions.get(row["path"], [])[::-1]})     # oldest first
     for path, up in latest_upload.items():
         if path not in stored:
             out.append({"id": f"upload-{up['id']}", "file_name": up["file_name"], "path": path,
                         "title": "", "fiscal_year": None, "doc_type": Path(path).suffix.lstrip("."),
                         "chunks": up["chunks"], "ingested_at": None, "state": up["state"],
-                        "error": up["error"], "uploaded_by": up["uploaded_by"], "job_id": up["job_id"]})
+                        "error": up["error"], "uploaded_by": up["uploaded_by"], "job_id": up["job_id"],
+                        "versions": []})
     return sorted(out, key=lambda d: d["file_name"].lower())
 
 

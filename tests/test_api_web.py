@@ -407,3 +407,22 @@ def test_a_card_accepted_before_its_document_changed_says_so(upload_kb, docs, tm
         renewed = editor.post(f"/a/1/c/1.1.1/evidence/{link['id']}/accept-new", headers=h)
         assert renewed.status_code == 200
         assert "เอกสารเปลี่ยนไปหลังการยอมรับ" not in renewed.text and "ร้อยละ 31" in renewed.text
+
+
+def test_a_file_sent_again_is_a_new_version_with_who_and_when(upload_app, docs):
+    admin, h = login(upload_app, "admin")
+    editor, eh = login(upload_app, "editor")
+    body = (docs / "green-office-2564.txt").read_bytes()
+    _finish(admin, h, admin.post("/documents/upload", headers=h,
+                                 files={"files": ("green-office-2564.txt", body, "text/plain")}).text)
+    table = admin.get("/documents/table", headers=h).text
+    assert "green-office-2564.txt" in table and "ฉบับที่" not in table
+    again = body.replace("ร้อยละ 12".encode(), "ร้อยละ 31".encode())
+    _finish(editor, eh, editor.post("/documents/upload", headers=eh,
+                                    files={"files": ("green-office-2564.txt", again, "text/plain")}).text)
+    table = admin.get("/documents/table", headers=h).text
+    assert table.count('data-file="green-office-2564.txt"') == 1        # one document, two versions
+    history = table[table.index('class="small versions"'):]
+    history = history[:history.index("</details>")]
+    assert "ฉบับที่ 2" in history and history.index("admin") < history.index("editor")
+    assert re.search(r"25\d\d", history)                                   # dates in พ.ศ.
