@@ -275,7 +275,7 @@ def refresh_evidence(aid: int, code: str, request: Request, user=Depends(require
     c, code = ctx(request), _code(request, code)
     c.db.assessment(aid)
     workflow.suggest(c.kb, c.db, aid, code, user["id"], force=True)
-    return c.db.criterion(aid, code)["evidence"]
+    return workflow.mark_changed(c.kb, c.db.criterion(aid, code)["evidence"])
 
 
 @router.post("/assessments/{aid}/evidence/{link_id}/{decision}")
