@@ -485,14 +485,19 @@ class ReviewDB:
                         generation=generation)
             return len(found)
 
+    @staticmethod
+    def _link(s: Session, assessment_id: int, link_id: int) -> EvidenceLink:
+        link = s.get(EvidenceLink, link_id)
+        if link is None or link.assessment_id != assessment_id:
+            raise NotFound(f"ไม่พบหลักฐานหมายเลข {link_id}")
+        return link
+
     def decide_evidence(self, assessment_id: int, link_id: int, state: str, user_id: int,
                         note: str = "") -> dict:
         if state not in EVIDENCE_STATES:
             raise Invalid(f"สถานะหลักฐานต้องเป็น {', '.join(EVIDENCE_STATES)}")
         with self.Session.begin() as s:
-            link = s.get(EvidenceLink, link_id)
-            if link is None or link.assessment_id != assessment_id:
-                raise NotFound(f"ไม่พบหลักฐานหมายเลข {link_id}")
+            link = self._link(s, assessment_id, link_id)
             before = link.state
             link.state, link.note = state, note or link.note
             link.decided_by_id = user_id if state != "suggested" else None
@@ -507,9 +512,7 @@ class ReviewDB:
 
     def evidence_link(self, assessment_id: int, link_id: int) -> dict:
         with self.Session() as s:
-            link = s.get(EvidenceLink, link_id)
-            if link is None or link.assessment_id != assessment_id:
-                raise NotFound(f"ไม่พบหลักฐานหมายเลข {link_id}")
+            link = self._link(s, assessment_id, link_id)
             return _link_dict(link, self.user_names(s))
 
     def retext_link(self, assessment_id: int, link_id: int, hit, user_id: int, note: str = "") -> dict:
@@ -517,9 +520,7 @@ class ReviewDB:
         the same chunk), after its document changed; the text that was accepted before is
         kept in the audit log."""
         with self.Session.begin() as s:
-            link = s.get(EvidenceLink, link_id)
-            if link is None or link.assessment_id != assessment_id:
-                raise NotFound(f"ไม่พบหลักฐานหมายเลข {link_id}")
+            link = self._link(s, assessment_id, link_id)
             before = link.passage
             link.place, link.page, link.sheet = hit.where(), hit.page, hit.sheet
             link.rows = list(hit.rows) if hit.rows else None
