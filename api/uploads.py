@@ -1,8 +1,9 @@
 """Document upload: type and size checks, saving under the data directory, ingestion as a job
 (run by the worker process, `kb worker`; see kb/jobs.py).
 
-Uploaded files are kept (in <data dir>/uploads) because the store records documents by path:
-re-uploading a file of the same name replaces its earlier version, as re-ingesting does.
+Uploaded files are kept in the library (<data dir>/uploads, kb/library.py), named by their file
+name: re-uploading a file of the same name is a new version of that document (of one ingested
+from the command line too), the file it replaces kept beside it.
 
 Each file of an upload is accepted or refused on its own, with a Thai reason naming it: one
 empty file does not cost the others, and a refused file writes nothing to the upload folder (so
@@ -12,10 +13,6 @@ taken and the rest refused by name: the user sees exactly which to send again.
 from __future__ import annotations
 
 import os
-import re
-import shutil
-import tempfile
-import unicodedata
 from pathlib import Path
 from typing import AsyncIterator
 
@@ -25,9 +22,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.context import AppContext, Limits
 from kb.jobs import Job
+from kb.library import Library, safe_name
 from api.security import require
 
-CHUNK = 1 << 20
 PATHS = ("/api/documents", "/documents/upload")      # the two upload routes (REST, web)
 may_upload = require("document.upload")
 
@@ -35,14 +32,6 @@ may_upload = require("document.upload")
 def allowed_types() -> set[str]:
     from ingest.loaders import SUPPORTED
     return set(SUPPORTED)
-
-
-def safe_name(name: str) -> str:
-    """The file's own name, without folders or characters a file system or shell dislikes;
-    Thai letters (and their combining marks) are kept."""
-    name = unicodedata.normalize("NFC", Path(name.replace("\\", "/")).name).strip()
-    name = re.sub(r"[^\w\u0E00-\u0E7F.\- ()]+", "_", name).strip(" .")
-    return name[:200] or "upload"
 
 
 def human_size(n: float) -> str:
@@ -107,19 +96,6 @@ def refusal(upload: UploadFile, name: str, position: int, taken: set[str], limit
     return None
 
 
-def _write(upload: UploadFile, dest: Path) -> None:
-    """Copy to a uniquely named hidden file beside `dest`, then rename it into place: only a
-    complete file ever appears under the real name, and two uploads never share a part file."""
-    fd, part = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            shutil.copyfileobj(upload.file, out, CHUNK)
-        os.replace(part, dest)
-    except BaseException:
-        Path(part).unlink(missing_ok=True)
-        raise
-
-
 def save(uploads: list[UploadFile], ctx: AppContext, user: dict) -> list[dict]:
     """One entry per file, in the order sent: {"file_name", "accepted": True, "size"} for a
     file now in the upload folder, {"file_name", "accepted": False, "reason"} for one refused.
@@ -133,7 +109,7 @@ def save(uploads: list[UploadFile], ctx: AppContext, user: dict) -> list[dict]:
         reason = refusal(upload, name, position, taken, ctx.limits)
         if reason is None:
             try:
-                _write(upload, ctx.upload_dir / name)
+                Library(ctx.upload_dir).put(upload.file, name)
             except OSError:
                 # e.g. a full disk; the OS message would name the server's folder
                 reason = f"ไฟล์ {name}: บันทึกลงเครื่องแม่ข่ายไม่สำเร็จ (พื้นที่อาจเต็ม) กรุณาแจ้งผู้ดูแลระบบ"
@@ -208,7 +184,8 @@ def delete(ctx: AppContext, doc_id: str, user: dict) -> dict:
     if not doc_id.startswith("upload-"):
         ctx.kb.remove(doc["path"])
     path = ctx.kb.store.file_of(doc["path"])
-    if path.parent == ctx.upload_dir.resolve() and path.exists():
-        path.unlink()
+    library = Library(ctx.upload_dir)
+    if library.holds(path):
+        library.remove(library.name_of(path))
     ctx.db.forget_uploads([doc["path"], str(path)], user["id"])
     return {"deleted": doc["file_name"], "id": doc_id}

@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from kb.config import Settings
+from kb.library import FOLDER
 
 FORMAT = 1
 VECTOR_BATCH = 500
@@ -89,10 +90,10 @@ def backup(kb, db_url: str, target: Path) -> Report:
         review_rows, revision = _copy_review(db_url, f"sqlite:///{tmp / 'review.sqlite'}")
 
         files = []   # (path on disk, name in the archive)
-        uploads = store.dir / "uploads"
-        if uploads.is_dir():
-            files += [(f, f"uploads/{f.name}") for f in sorted(uploads.iterdir())
-                      if f.is_file() and not f.name.startswith(".")]
+        library = store.library.dir
+        if library.is_dir():   # every document file, in folders, and the kept old versions
+            files += [(f, f"{FOLDER}/{f.relative_to(library).as_posix()}") for f in sorted(library.rglob("*"))
+                      if f.is_file() and not f.name.endswith(".part")]
         for doc_id, key, file_name in docs:
             if Path(key).is_absolute() and Path(key).is_file():
                 files.append((Path(key), f"originals/{doc_id}/{file_name}"))
@@ -211,11 +212,13 @@ def restore(archive: Path, settings: Settings, db_url: str) -> Report:
             if held:   # a Chroma server's collection of that name is in use
                 raise BackupError(f"คลังเวกเตอร์ปลายทาง (คอลเลกชัน {settings.collection}) มีข้อมูลอยู่แล้ว "
                                   f"{held} รายการ กู้คืนได้เฉพาะคลังว่าง (ข้อมูลเดิมไม่ถูกเขียนทับ)")
-            if (tmp / "uploads").is_dir():
-                (data_dir / "uploads").mkdir(exist_ok=True)
-                for f in (tmp / "uploads").iterdir():
-                    shutil.copy2(f, data_dir / "uploads" / f.name)
-                    files += 1
+            if (tmp / FOLDER).is_dir():
+                for f in (tmp / FOLDER).rglob("*"):
+                    if f.is_file():
+                        dest = data_dir / FOLDER / f.relative_to(tmp / FOLDER)
+                        dest.parent.mkdir(parents=True, exist_ok=True)
+                        shutil.copy2(f, dest)
+                        files += 1
             snapshot = sqlite3.connect(tmp / "docstore.sqlite")
             with snapshot:
                 for doc_id, key in snapshot.execute("SELECT doc_id, path FROM documents").fetchall():

@@ -1,5 +1,8 @@
 """Ingestion into the store: paths → files → loaded sections (ingest/) → chunks → store.
 
+Every file ingested is kept in the library (kb/library.py) under its library name, which is also
+the document's key: the command line and the web app name the same document alike.
+
 One bad file never stops a batch: its error is recorded as one line naming the file and the
 problem, and whatever the store already held for it stays untouched. That includes a file over
 the time limit (ingest.limits.Deadline): loading, chunking and embedding all happen before the
@@ -7,7 +10,6 @@ store is written, and the deadline is checked between them and once more before 
 """
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
@@ -16,6 +18,7 @@ from ingest.chunker import chunk_file
 from ingest.limits import Deadline, LimitExceeded, Limits, check_chunks, check_text
 from ingest.loaders import SUPPORTED, LoadError, load
 from textmodel import thai
+from kb.library import name_under, safe_name, sha256_of
 from kb.store import Store, StoreError
 from textmodel.records import Document
 
@@ -52,19 +55,11 @@ def collect(paths: Iterable[str | Path], summary: Summary) -> list[Path]:
     return files
 
 
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 EMBED_BATCH = 32      # passages embedded between two looks at the clock
 
 
 def build_document(path: Path, store: Store, digest: str, limits: Limits | None = None,
-                   deadline: Deadline | None = None) -> Document:
+                   deadline: Deadline | None = None, key: str | None = None) -> Document:
     limits = limits or Limits.from_env()
     deadline = deadline or Deadline(limits)
     loaded = load(path, limits)
@@ -85,7 +80,7 @@ def build_document(path: Path, store: Store, digest: str, limits: Limits | None 
     for c in chunks:
         c.tokens = thai.tokenize(c.index_text)
     full_text = "\n".join(s.text for s in loaded.sections[:5])
-    return Document(path=str(path.resolve()), file_name=path.name, sha256=digest,
+    return Document(path=key or str(path.resolve()), file_name=path.name, sha256=digest,
                     title=thai.normalize(loaded.title) or path.stem,
                     fiscal_year=thai.fiscal_year(full_text, path.name),
                     doc_type=path.suffix.lower().lstrip("."), chunks=chunks)
@@ -106,18 +101,38 @@ def embed(doc: Document, store: Store, deadline: Deadline):
     return np.concatenate(parts) if parts else np.zeros((0, store.embedding.dim))
 
 
-def ingest_file(path: Path, store: Store, limits: Limits | None = None) -> int | None:
-    """Store one file; the number of chunks stored, or None when it is unchanged."""
+def library_name(path: Path, store: Store, roots: list[Path] = ()) -> str:
+    """The name `path` has (or will have) in the library."""
+    library = store.library
+    if library.holds(path):
+        return library.name_of(path)
+    return name_under(path, list(roots)) if roots else safe_name(path.name)
+
+
+def ingest_file(path: Path, store: Store, limits: Limits | None = None,
+                name: str | None = None) -> int | None:
+    """Store one file as the library's `name` (by default its own name, or where it already is in
+    the library); the number of chunks stored, or None when it is unchanged."""
     if not path.exists():
         raise LoadError(path, "file not found (it may have been moved or deleted)")
     limits = limits or Limits.from_env()
     deadline = Deadline(limits)
+    library = store.library
+    name = name or library_name(path, store)
+    key = store.key_of(library.path(name))
     digest = sha256_of(path)
-    known = store.document(str(path.resolve()))
+    known = store.document(key)
+    if known is None:
+        # a store written before the library recorded a file by its absolute path: the same document
+        known = store.rename_document(str(path.resolve()), key)
     if known is not None and known["sha256"] == digest:
+        library.put(path, name)     # a no-op unless the library lacks this content
         return None
-    doc = build_document(path, store, digest, limits, deadline)
+    doc = build_document(path, store, digest, limits, deadline, key=key)
     vectors = embed(doc, store, deadline)
+    # The file goes into the library only once it was read whole (a file refused leaves the
+    # library as it was) and before the store names it; the version it replaces is kept.
+    library.put(path, name)
     # past the last check nothing is interrupted: the store is written as a whole or not at all
     return store.replace_document(doc, vectors)
 
@@ -131,17 +146,21 @@ def describe_error(path: Path, err: Exception) -> str:
 
 
 def ingest(paths: Iterable[str | Path], store: Store, progress: bool = True,
-           echo: Callable[[str], None] | None = None) -> Summary:
+           echo: Callable[[str], None] | None = None, roots: Iterable[str | Path] = ()) -> Summary:
+    """Ingest files and folders. Library names are taken under `roots` (by default the folders
+    of `paths`): a caller that split a folder into its entries passes the folder named."""
     from tqdm import tqdm
 
     summary = Summary()
+    paths = list(paths)
+    roots = [Path(r) for r in (roots or paths)]
     files = collect(paths, summary)
     summary.files = len(files)
     bar = tqdm(files, desc="ingest", unit="file", disable=not progress)
     for path in bar:
         bar.set_postfix_str(path.name[-40:])
         try:
-            stored = ingest_file(path, store)
+            stored = ingest_file(path, store, name=library_name(path, store, roots))
         except StoreError:
             raise   # the store itself is unusable: stop rather than fail every file alike
         except Exception as err:

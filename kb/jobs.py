@@ -379,7 +379,7 @@ class Runner:
     def recover(self, queued_ids: set[str]) -> list[str]:
         """At worker start: set right the jobs a dead worker left `running`, and find queued
         jobs the queue lost. Returns the ids to put (back) on the queue, oldest first."""
-        from kb.ingestion import sha256_of
+        from kb.library import sha256_of
         again = []
         for rec in self.jobs.records(("running",)):
             if _alive(rec.worker):

@@ -128,13 +128,20 @@ def _document_chunks(store: Store, doc_id: str, first: int, last: int):
         "ORDER BY c.ordinal", (doc_id, first, last)).fetchall()
 
 
+def _file(store: Store, doc_id: str) -> Path | None:
+    """The file whose text the store holds for a document (not a newer one of the same name
+    whose ingest is pending or failed). The path is the one the store recorded, never one a
+    caller names."""
+    row = store.db.execute("SELECT path, sha256 FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
+    return store.original(row["path"], row["sha256"]) if row is not None else None
+
+
 def original_file(store: Store, doc_id: str) -> tuple[Path, str, str]:
-    """(path on disk, file name, media type) of a stored document. The path is the one the
-    store recorded at ingest, never one a caller names."""
-    row = store.db.execute("SELECT path, file_name FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
+    """(path on disk, file name, media type) of a stored document."""
+    row = store.db.execute("SELECT file_name FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
     if row is None:
         raise PreviewNotFound(f"ไม่พบเอกสารรหัส {doc_id} ในคลังเอกสาร")
-    path = store.file_of(row["path"])
+    path = _file(store, doc_id)
     if not path.is_file():
         raise PreviewNotFound(f"ไม่พบไฟล์ต้นฉบับของ {row['file_name']} ในที่จัดเก็บแล้ว")
     media = mimetypes.guess_type(row["file_name"])[0] or "application/octet-stream"
@@ -150,7 +157,7 @@ def preview(store: Store, chunk_id: str, context: int = CONTEXT_CHUNKS) -> Previ
     p = Preview(chunk_id=chunk_id, doc_id=row["doc_id"], file_name=row["file_name"], title=row["title"],
                 doc_type=doc_type, kind=kind, where=hit.where(), text=row["text"], page=row["page"],
                 sheet=row["sheet"], rows=hit.rows, heading=row["heading"], origin=row["origin"],
-                fiscal_year=row["fiscal_year"], file_available=store.file_of(row["path"]).is_file())
+                fiscal_year=row["fiscal_year"], file_available=_file(store, row["doc_id"]).is_file())
     ordinal = row["ordinal"]
     around = _document_chunks(store, row["doc_id"], ordinal - context, ordinal + context)
     to_passage = lambda r: Passage(r["chunk_id"], r["ordinal"], r["text"], _hit(r).where())  # noqa: E731
@@ -334,7 +341,7 @@ def page_image(store: Store, chunk_id: str, scale: float = 1.5, highlight: bool 
     row = _row(store, chunk_id)
     if (row["doc_type"] or "").lower() != "pdf" or not row["page"]:
         raise PreviewNotFound(f"ข้อความอ้างอิง {chunk_id} ไม่ได้มาจากหน้าของไฟล์ PDF จึงไม่มีภาพหน้า")
-    path = store.file_of(row["path"])
+    path = _file(store, row["doc_id"])
     if not path.is_file():
         raise PreviewNotFound(f"ไม่พบไฟล์ต้นฉบับของ {row['file_name']} ในที่จัดเก็บแล้ว")
     scale = min(max(scale, 0.5), 3.0)

@@ -30,8 +30,9 @@ class KnowledgeBase:
         from kb.ingestion import ingest
         from kb.previous import set_aside_forms
         # A filled-in แบบฟอร์มที่ 3 is last year's answers, not evidence (see kb/previous.py).
-        paths, skipped = set_aside_forms(paths, self, echo=echo)
-        summary = ingest(paths, self.store, progress=progress, echo=echo)
+        roots = list(paths)        # library names are taken under the folders named
+        paths, skipped = set_aside_forms(roots, self, echo=echo)
+        summary = ingest(paths, self.store, progress=progress, echo=echo, roots=roots)
         summary.skipped.extend(skipped)
         if refresh:
             self.refresh()
@@ -45,9 +46,12 @@ class KnowledgeBase:
     def remove(self, name_or_path: str) -> list[str]:
         """Delete a document (by path or file name) everywhere; the paths removed."""
         removed = []
+        library = self.store.library
         for row in self.store.find_documents(name_or_path):
             if self.store.remove_document(row["path"]):
                 removed.append(row["path"])
+                if library.holds(self.store.file_of(row["path"])):    # its file, and kept versions
+                    library.remove(library.name_of(self.store.file_of(row["path"])))
         if removed:
             self.store.build_lexical()
         return removed

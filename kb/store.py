@@ -148,6 +148,29 @@ class Store:
         p = Path(key)
         return p if p.is_absolute() else self.dir.resolve() / p
 
+    @property
+    def library(self):
+        """The folder of the documents' files (kb/library.py)."""
+        from kb.library import FOLDER, Library
+        return Library(self.dir / FOLDER)
+
+    def original(self, key: str, sha256: str | None = None) -> Path:
+        """The file whose text the store holds for `key`: in the library, the kept version of that
+        content when a newer file took its name (its ingest pending, or failed)."""
+        path = self.file_of(key)
+        if sha256 and self.library.holds(path):
+            return self.library.file_with(self.library.name_of(path), sha256) or path
+        return path
+
+    def rename_document(self, old_key: str, new_key: str) -> sqlite3.Row | None:
+        """Record the document at `old_key` under `new_key` (same id, chunks and review data);
+        the document as now recorded, or None if there is none at `old_key`."""
+        old_key, new_key = self.key_of(old_key), self.key_of(new_key)
+        with self._lock, self.db:
+            if self.db.execute("UPDATE documents SET path = ? WHERE path = ?", (new_key, old_key)).rowcount:
+                self._bump()
+        return self.document(new_key)
+
     def _relative_paths(self) -> None:
         """Stores written before keys were relative recorded files in the data directory by their
         absolute path: rewritten once, ids unchanged."""

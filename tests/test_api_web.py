@@ -426,3 +426,19 @@ def test_a_file_sent_again_is_a_new_version_with_who_and_when(upload_app, docs):
     history = history[:history.index("</details>")]
     assert "ฉบับที่ 2" in history and history.index("admin") < history.index("editor")
     assert re.search(r"25\d\d", history)                                   # dates in พ.ศ.
+
+
+def test_a_file_from_the_command_line_uploaded_again_is_one_document(upload_app, upload_kb, docs):
+    upload_kb.ingest([docs], progress=False)                    # `kb ingest docs` by an administrator
+    first = upload_kb.store.find_documents("green-office-2564.txt")
+    assert len(first) == 1
+    editor, h = login(upload_app, "editor")
+    body = (docs / "green-office-2564.txt").read_bytes().replace("ร้อยละ 12".encode(), "ร้อยละ 31".encode())
+    _finish(editor, h, editor.post("/documents/upload", headers=h,
+                                   files={"files": ("green-office-2564.txt", body, "text/plain")}).text)
+    now = upload_kb.store.find_documents("green-office-2564.txt")
+    assert [r["doc_id"] for r in now] == [first[0]["doc_id"]] and now[0]["sha256"] != first[0]["sha256"]
+    assert len(upload_kb.store.documents()) == 4
+    table = editor.get("/documents/table", headers=h).text
+    assert table.count('data-file="green-office-2564.txt"') == 1
+    assert upload_kb.search("ร้อยละ 31", k=1)[0].file_name == "green-office-2564.txt"

@@ -66,10 +66,10 @@ def test_file_vanishing_mid_batch(kb, docs, monkeypatch):
     import kb.ingestion as pipeline
     real = pipeline.ingest_file
 
-    def vanish_then_ingest(path, store):
+    def vanish_then_ingest(path, store, **kw):
         if path.name == "green-office-2564.txt":
             path.unlink()
-        return real(path, store)
+        return real(path, store, **kw)
 
     monkeypatch.setattr(pipeline, "ingest_file", vanish_then_ingest)
     s = kb.ingest([docs], progress=False)
@@ -148,7 +148,7 @@ def test_files_over_the_text_limits_are_refused_before_splitting_or_embedding(kb
 def test_a_file_over_the_time_limit_leaves_its_stored_version(kb, docs, monkeypatch):
     kb.ingest([docs], progress=False)
     path = docs / "efiling-policy-2564.md"
-    stored = dict(kb.store.document(str(path.resolve())))
+    stored = dict(kb.store.find_documents(str(path))[0])
     generation = kb.store.generation()
     path.write_text(path.read_text(encoding="utf-8") + "\n\nฉบับแก้ไขใหม่ยูนิคอร์นสีม่วง\n", encoding="utf-8")
     monkeypatch.setenv("KB_MAX_FILE_SECONDS", "0.001")
@@ -156,7 +156,7 @@ def test_a_file_over_the_time_limit_leaves_its_stored_version(kb, docs, monkeypa
     assert s.ingested == 0 and len(s.errors) == 1
     assert s.errors[0].startswith("efiling-policy-2564.md: ") and "เกิน 0.001 วินาทีต่อไฟล์" in s.errors[0]
     assert "KB_MAX_FILE_SECONDS" in s.errors[0]
-    assert dict(kb.store.document(str(path.resolve()))) == stored and kb.store.generation() == generation
+    assert dict(kb.store.find_documents(str(path))[0]) == stored and kb.store.generation() == generation
     assert not any("ยูนิคอร์น" in h.text for h in kb.search("ยูนิคอร์นสีม่วง", k=10))
     monkeypatch.setenv("KB_MAX_FILE_SECONDS", "0")                 # 0: no limit
     assert kb.ingest([path], progress=False).ingested == 1
@@ -212,3 +212,59 @@ INSERT INTO chunks VALUES ('d:0', 'd', 0, 'ข้อความ', 'ข้อค
         assert (row["table_no"], row["origin"], row["ocr_confidence"]) == (None, "text", None)
     finally:
         store.close()
+
+
+# --- the library: where files are kept, and what "the same document" is ----------------------
+
+def test_files_from_the_command_line_are_kept_in_the_library_under_their_folder_names(kb, docs):
+    (docs / "plans").mkdir()
+    (docs / "plans" / "water-plan-2564.txt").write_text("แผนบริหารจัดการน้ำ ปี 2564 มีโครงการ 5 โครงการ",
+                                                        encoding="utf-8")
+    kb.ingest([docs], progress=False)
+    keys = {r["file_name"]: r["path"] for r in kb.store.documents()}
+    assert keys["water-plan-2564.txt"] == "uploads/plans/water-plan-2564.txt"
+    assert keys["green-office-2564.txt"] == "uploads/green-office-2564.txt"
+    kept = kb.store.library.path("plans/water-plan-2564.txt")
+    assert kept.read_bytes() == (docs / "plans" / "water-plan-2564.txt").read_bytes()
+    # a file named directly is named by its own name, and is the same document as in the folder walk
+    again = kb.ingest([docs / "plans" / "water-plan-2564.txt"], progress=False)
+    assert (again.ingested, again.unchanged) == (1, 0)          # "water-plan-2564.txt", not "plans/…"
+    assert kb.ingest([docs], progress=False).unchanged == 5
+    # the folder's copies are independent of the originals: deleting these loses nothing stored
+    for f in docs.rglob("*.txt"):
+        f.unlink()
+    assert all(kb.store.file_of(r["path"]).is_file() for r in kb.store.documents())
+
+
+def test_a_new_version_keeps_the_file_whose_text_the_store_holds(kb, docs):
+    from kb.preview import original_file
+    kb.ingest([docs], progress=False)
+    row = kb.store.find_documents("green-office-2564.txt")[0]
+    old = (docs / "green-office-2564.txt").read_bytes()
+    # a new version arrives (as an upload does) and its ingest has not run yet, or failed
+    import io
+    kb.store.library.put(io.BytesIO("ฉบับใหม่ ร้อยละ 31".encode()), "green-office-2564.txt")
+    path, name, _ = original_file(kb.store, row["doc_id"])
+    assert path.read_bytes() == old and name == "green-office-2564.txt" and ".versions" in path.parts
+    # once the new version is ingested, it is the one shown; the old one stays kept
+    kb.ingest([kb.store.library.path("green-office-2564.txt")], progress=False)
+    path, _, _ = original_file(kb.store, row["doc_id"])
+    assert path == kb.store.library.path("green-office-2564.txt") and "ร้อยละ 31" in path.read_text("utf-8")
+    assert kb.store.find_documents("green-office-2564.txt")[0]["doc_id"] == row["doc_id"]
+    # removing the document removes its file and the versions kept
+    kb.remove("green-office-2564.txt")
+    assert not kb.store.library.path("green-office-2564.txt").exists()
+    assert not (kb.store.library.dir / ".versions" / "green-office-2564.txt").exists()
+
+
+def test_a_store_that_recorded_absolute_paths_keeps_its_documents_on_the_next_ingest(kb, docs):
+    kb.ingest([docs], progress=False)
+    before = {r["file_name"]: r["doc_id"] for r in kb.store.documents()}
+    # as a store written before the library recorded a folder ingested from the command line
+    for r in kb.store.documents():
+        kb.store.rename_document(r["path"], str((docs / r["file_name"]).resolve()))
+    assert all(r["path"].startswith("/") for r in kb.store.documents())
+    again = kb.ingest([docs], progress=False)
+    assert (again.unchanged, again.ingested) == (4, 0)          # not four new documents
+    assert {r["file_name"]: r["doc_id"] for r in kb.store.documents()} == before
+    assert all(r["path"].startswith("uploads/") for r in kb.store.documents())
