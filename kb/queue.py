@@ -83,6 +83,23 @@ class JobQueue:
         return self.records.cancel(job_id)
 
 
+def _check_store(kb, runner: Runner, log: logging.Logger) -> None:
+    """At start, after a crash most of all: make the vector store agree with the docstore again
+    (`kb doctor --repair`). Not while another worker runs a job: a document it is writing has its
+    vectors before its chunks, and they would look like orphans."""
+    from kb import doctor
+    report = doctor.check(kb.store)
+    if report.healthy:
+        log.info("store checked: docstore, vectors and lexical index agree (%d chunks)", report.chunks)
+        return
+    for line in report.lines():
+        log.warning("store check: %s", line)
+    if runner.jobs.records(("running",)):
+        log.warning("store check: another worker is running a job; run 'kb doctor --repair' when it ends")
+        return
+    log.warning("store check: repaired %d vectors", doctor.repair(kb.store, report))
+
+
 def run_worker(settings, workers: int = 1) -> None:
     """`kb worker`: load the knowledge base once, set right what a crashed worker left, then
     consume the queue until SIGINT/SIGTERM (huey's consumer: SIGINT finishes the running job
@@ -104,6 +121,7 @@ def run_worker(settings, workers: int = 1) -> None:
     for job_id in runner.recover(waiting):
         log.info("re-queueing job %s", job_id)
         task(job_id)
+    _check_store(kb, runner, log)
 
     @huey.periodic_task(crontab(), name="kb.suggest_if_stale")
     def suggest_if_stale() -> None:

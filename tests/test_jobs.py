@@ -283,6 +283,30 @@ def test_kill_9_mid_job_then_the_restarted_worker_finishes_it(setup):
     assert web.worker_of(job["id"]).endswith(f":{worker.proc.pid}")
 
 
+def test_a_starting_worker_makes_the_vector_store_agree_with_the_docstore(setup):
+    import numpy as np
+
+    from kb import doctor
+    web, worker = setup
+    worker.stop()
+    store = web.kb.store
+    lost = store.db.execute("SELECT chunk_id FROM chunks ORDER BY chunk_id LIMIT 1").fetchone()[0]
+    # what a crash between the Chroma write and the docstore commit leaves, and a lost vector
+    orphan = {"chunk_id": "0badc0de0badc0de:0", "doc_id": "0badc0de0badc0de", "index_text": "ข้อความกำพร้า",
+              "file_name": "gone.txt", "doc_type": "txt", "fiscal_year": 2564}
+    store.add_vectors([orphan], np.ones((1, store.embedding.dim), dtype=np.float32))
+    store.delete_vectors([lost])
+    assert not doctor.check(store).healthy
+    at = worker.log.stat().st_size
+    worker.start()
+    deadline = time.monotonic() + 120
+    while "repaired 2 vectors" not in worker.log.read_bytes()[at:].decode("utf-8", "replace"):
+        assert time.monotonic() < deadline, worker.log.read_text(errors="replace")[-3000:]
+        time.sleep(0.1)
+    after = doctor.check(store)
+    assert after.healthy and store.chunk_vectors([lost])
+
+
 def test_a_file_over_the_time_limit_fails_by_name_and_leaves_the_store_alone(setup):
     web, worker = setup
     worker.ensure(KB_MAX_FILE_SECONDS="0.001")
