@@ -22,6 +22,11 @@ system-deps:
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    (apt-get update -qq && apt-get install -y -qq fonts-thai-tlwg-ttf) >/dev/null; \
 	  else echo "note: install fonts-thai-tlwg-ttf for the Thai PDF tests"; fi; fi
+	@# Tesseract with its Thai model: OCR of scanned PDF pages and images (ingest/ocr.py)
+	@if ! ls /usr/share/tesseract-ocr/*/tessdata/tha.traineddata >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tesseract-ocr tesseract-ocr-tha) >/dev/null; \
+	  else echo "note: install tesseract-ocr and tesseract-ocr-tha for OCR of scanned pages"; fi; fi
 	@# PostgreSQL (the review tests start their own throwaway server) and Chromium (browser test)
 	@if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || ! [ -x /usr/bin/chromium ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \

@@ -41,6 +41,8 @@ class Limits:
     max_seconds: float = 600.0          # to load, chunk and embed one file; 0 = no limit [KB_MAX_FILE_SECONDS]
     max_rows: int = 100_000             # rows of a workbook (all sheets) or a CSV [KB_MAX_ROWS]
     max_formula_cells: int = 10_000     # formulas without a saved result computed per workbook (~30 s, ~0.5 GB) [KB_MAX_FORMULA_CELLS]
+    max_pages: int = 2_000              # pages of a PDF, frames of an image [KB_MAX_PAGES]
+    max_ocr_page_seconds: float = 120.0 # Tesseract on one page image (~2–10 s at 300 dpi) [KB_MAX_OCR_PAGE_SECONDS]
 
     @classmethod
     def from_env(cls) -> "Limits":
@@ -54,7 +56,9 @@ class Limits:
                    max_chunks=int(env.get("KB_MAX_CHUNKS", cls.max_chunks)),
                    max_seconds=float(env.get("KB_MAX_FILE_SECONDS", cls.max_seconds)),
                    max_rows=int(env.get("KB_MAX_ROWS", cls.max_rows)),
-                   max_formula_cells=int(env.get("KB_MAX_FORMULA_CELLS", cls.max_formula_cells)))
+                   max_formula_cells=int(env.get("KB_MAX_FORMULA_CELLS", cls.max_formula_cells)),
+                   max_pages=int(env.get("KB_MAX_PAGES", cls.max_pages)),
+                   max_ocr_page_seconds=float(env.get("KB_MAX_OCR_PAGE_SECONDS", cls.max_ocr_page_seconds)))
 
 
 # A small archive may compress far better than any ratio (a sheet of one repeated value):
@@ -138,3 +142,9 @@ class Deadline:
                 f"ใช้เวลาประมวลผลเกิน {self.seconds:g} วินาทีต่อไฟล์ จึงไม่ได้นำเข้า (ข้อมูลเดิมในคลังไม่เปลี่ยนแปลง) "
                 f"แบ่งไฟล์ให้เล็กลงหรือปรับ KB_MAX_FILE_SECONDS (took longer than the {self.seconds:g} s "
                 f"limit per file)")
+
+
+def check_pages(pages: int, limits: Limits) -> None:
+    if pages > limits.max_pages:
+        raise LimitExceeded(f"มี {pages:,} หน้า เกินขีดจำกัด {limits.max_pages:,} หน้า "
+                            f"(has {pages:,} pages, over the {limits.max_pages:,} page limit)")

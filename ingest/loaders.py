@@ -30,9 +30,11 @@ from docx.text.paragraph import Paragraph
 from pypdf import PdfReader
 from pypdf.errors import DependencyError
 
-from ingest.limits import LimitExceeded, Limits, check_archive, check_rows, check_size
+from ingest import ocr
+from ingest.limits import LimitExceeded, Limits, check_archive, check_pages, check_rows, check_size
 from ingest.tables import TableBlock, table_blocks
 from ingest.workbook import computed_values
+from textmodel import thai
 from textmodel.records import LoadedFile, Section
 
 log = logging.getLogger(__name__)
@@ -53,6 +55,8 @@ class LoadError(Exception):
 
 # Office formats that are zip archives: their directory is checked before parsing.
 _ZIPPED = frozenset({".docx", ".xlsx"})
+# Scans and photos of documents: read by OCR, each frame a page.
+IMAGE_TYPES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 
 
 def load(path: Path | str, limits: Limits | None = None) -> LoadedFile:
@@ -73,7 +77,7 @@ def load(path: Path | str, limits: Limits | None = None) -> LoadedFile:
         check_size(path, limits)
         if ext in _ZIPPED:
             check_archive(path, limits)
-        loaded = loader(path)
+        loaded = loader(path, limits) if ext in _LIMITED else loader(path)
     except LoadError:
         raise
     except LimitExceeded as exc:
@@ -92,6 +96,7 @@ _CORRUPT = {
     ".pdf": "PDF is corrupt or not a PDF",
     ".docx": "DOCX is corrupt or not a Word document",
     ".xlsx": "XLSX is corrupt or not an Excel workbook",
+    **{ext: "image is corrupt or not an image" for ext in IMAGE_TYPES},
 }
 
 
@@ -145,7 +150,10 @@ class _SectionBuilder:
 # --- PDF ---------------------------------------------------------------------
 
 
-def _load_pdf(path: Path) -> LoadedFile:
+def _load_pdf(path: Path, limits: Limits | None = None) -> LoadedFile:
+    """The text layer of each page; a page without one, or whose text layer is not readable
+    (legacy-font glyphs, text spaced letter by letter), is recognised from its image (ingest/ocr.py)."""
+    limits = limits or Limits.from_env()
     try:
         reader = PdfReader(path)
         if reader.is_encrypted and not reader.decrypt(""):
@@ -154,7 +162,8 @@ def _load_pdf(path: Path) -> LoadedFile:
             raise LoadError(path, "PDF is encrypted (it needs a password to open)")
         if len(reader.pages) == 0:
             raise LoadError(path, "PDF has no pages")
-        sections = []
+        check_pages(len(reader.pages), limits)
+        sections, scanned = [], []
         for number, page in enumerate(reader.pages, start=1):
             try:
                 text = page.extract_text() or ""
@@ -162,14 +171,87 @@ def _load_pdf(path: Path) -> LoadedFile:
                 raise
             except Exception as exc:  # noqa: BLE001 - one broken page should not cost the rest
                 log.warning("%s: page %d: text extraction failed (%s)", path.name, number, _describe(exc))
-                continue
-            if text.strip():
+                text = ""
+            if text.strip() and not thai.looks_garbled(text):
                 sections.append(Section(text.strip(), page=number))
+            else:
+                scanned.append((number, text.strip()))
     except DependencyError as exc:  # AES encryption without the `cryptography` package
         raise LoadError(path, f"PDF is encrypted and cannot be opened ({exc})") from exc
+    if scanned:
+        sections = sorted(sections + _ocr_pdf_pages(path, scanned, limits, none_read=not sections),
+                          key=lambda s: s.page)
     if not sections:
         raise LoadError(path, "PDF has no extractable text (scanned?)")
     return LoadedFile(_pdf_title(reader) or _first_line(sections[0].text) or path.stem, sections)
+
+
+def _ocr_pdf_pages(path: Path, pages: list[tuple[int, str]], limits: Limits, none_read: bool) -> list[Section]:
+    """OCR'd sections of the PDF pages numbered in `pages`; a page whose OCR finds nothing keeps
+    its text layer, if it had one."""
+    import pypdfium2 as pdfium
+    try:
+        ocr.check_available()
+    except ocr.OcrUnavailable as exc:
+        if none_read:
+            raise LoadError(path, f"PDF has no extractable text (scanned?) and {exc}") from None
+        log.warning("%s: %d page(s) without a readable text layer left out: %s", path.name, len(pages), exc)
+        return [Section(text, page=n) for n, text in pages if text]
+    out = []
+    pdf = pdfium.PdfDocument(str(path))
+    try:
+        for number, layer in pages:
+            page = pdf[number - 1]
+            image = page.render(scale=ocr.page_scale(*page.get_size())).to_pil()
+            found = _recognised(path, image, number, limits)
+            if found is not None:
+                out.append(found)
+            elif layer:
+                out.append(Section(layer, page=number))
+    finally:
+        pdf.close()
+    return out
+
+
+def _recognised(path: Path, image, page: int, limits: Limits) -> Section | None:
+    try:
+        got = ocr.recognise(image, timeout=limits.max_ocr_page_seconds)
+    except RuntimeError as exc:        # pytesseract: the time limit ("Tesseract process timeout")
+        raise LoadError(path, f"OCR of page {page} took longer than {limits.max_ocr_page_seconds:g} s "
+                              f"(KB_MAX_OCR_PAGE_SECONDS) ({exc})") from None
+    if not got.text:
+        return None
+    return Section(got.text, page=page, origin="ocr", ocr_confidence=got.confidence)
+
+
+# --- images (scans, photos of documents) ---------------------------------------
+
+
+def _load_image(path: Path, limits: Limits | None = None) -> LoadedFile:
+    """Each frame (a TIFF may hold many pages) recognised as one page."""
+    from PIL import Image, ImageOps, ImageSequence
+    limits = limits or Limits.from_env()
+    try:
+        ocr.check_available()
+    except ocr.OcrUnavailable as exc:
+        raise LoadError(path, f"an image is read by OCR, and {exc}") from None
+    sections = []
+    try:
+        with Image.open(path) as image:    # lazy: the size and frame count, no pixels decoded yet
+            check_pages(getattr(image, "n_frames", 1), limits)
+            for number, frame in enumerate(ImageSequence.Iterator(image), start=1):
+                if frame.width * frame.height > ocr.MAX_PIXELS:
+                    raise LoadError(path, f"page {number} is {frame.width}×{frame.height} pixels, over "
+                                          f"the {ocr.MAX_PIXELS / 1e6:g} million pixel limit")
+                # a phone photo is stored sideways with an orientation tag
+                found = _recognised(path, ImageOps.exif_transpose(frame.convert("RGB")), number, limits)
+                if found is not None:
+                    sections.append(found)
+    except (OSError, SyntaxError, Image.DecompressionBombError) as exc:   # what Pillow raises on broken data
+        raise LoadError(path, f"image is corrupt or not an image ({_describe(exc)})") from None
+    if not sections:
+        raise LoadError(path, "no text found in the image")
+    return LoadedFile(_first_line(sections[0].text) or path.stem, sections)
 
 
 def _pdf_title(reader) -> str:
@@ -661,7 +743,10 @@ _LOADERS: dict[str, Callable[[Path], LoadedFile]] = {
     ".htm": _load_html,
     ".txt": _load_txt,
     ".md": _load_md,
+    **{ext: _load_image for ext in IMAGE_TYPES},
 }
+# loaders that take the work limits beside the path
+_LIMITED = frozenset({".pdf", ".xlsx", ".csv", *IMAGE_TYPES})
 
 # The extensions `load` reads (lower case); a folder walk can skip anything else up front.
 SUPPORTED: frozenset[str] = frozenset(_LOADERS)

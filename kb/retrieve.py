@@ -68,6 +68,9 @@ class Hit:
             parts.append(f"แถว {first}" if first == last else f"แถว {first}–{last}")
         if self.heading and not self.page:
             parts.append(f"หัวข้อ “{self.heading}”")
+        if self.origin == "ocr":      # a reviewer should know to check such text against the image
+            parts.append("อ่านจากภาพสแกน" + (f" (ความมั่นใจ {self.ocr_confidence:.0f}%)"
+                                             if self.ocr_confidence is not None else ""))
         return " · ".join(parts)
 
     def to_dict(self) -> dict:

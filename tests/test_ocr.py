@@ -1,0 +1,104 @@
+"""Scanned pages and images: Thai OCR with Tesseract (ingest/ocr.py), real Tesseract, real PDFs."""
+from __future__ import annotations
+
+import shutil
+import unicodedata
+from pathlib import Path
+
+import pytest
+
+from ingest import ocr
+from ingest.limits import Limits
+from ingest.loaders import LoadError, load
+from review_support import THAI_FONT
+
+pytestmark = pytest.mark.skipif(shutil.which("tesseract") is None or not THAI_FONT.exists(),
+                                reason="needs tesseract-ocr, tesseract-ocr-tha and a Thai font (make system-deps)")
+
+PASSAGE = ("กรมบังคับคดีเปิดให้บริการระบบ e-Filing สำหรับการยื่นคำร้องทางอิเล็กทรอนิกส์ "
+           "ร่วมกับธนาคารพาณิชย์ จำนวน 1,284 ราย ในปี พ.ศ. 2564")
+
+
+LINE_MM, ALIGN = 7.5, "L"
+
+
+def _page_image(text: str, dpi: int = 300):
+    """A page of Thai text as an image, shaped as Word would print it (marks above and below
+    their letters), like a scan of a printed page."""
+    import pypdfium2 as pdfium
+    from fpdf import FPDF
+    pdf = FPDF()
+    pdf.add_font("Garuda", fname=str(THAI_FONT))
+    pdf.set_font("Garuda", size=14)
+    pdf.set_text_shaping(True)
+    pdf.add_page()
+    pdf.multi_cell(0, LINE_MM, text, align=ALIGN)
+    doc = pdfium.PdfDocument(bytes(pdf.output()))
+    return doc[0].render(scale=dpi / 72).to_pil().convert("L")
+
+
+def _cer(truth: str, got: str) -> float:
+    from rapidfuzz.distance import Levenshtein
+    from textmodel import thai
+    squash = lambda s: "".join(thai.normalize(unicodedata.normalize("NFC", s)).split())  # noqa: E731
+    return Levenshtein.normalized_distance(squash(truth), squash(got))
+
+
+def test_a_scanned_pdf_page_is_read_by_ocr_beside_a_text_page(tmp_path):
+    from fpdf import FPDF
+    scan = tmp_path / "scan.png"
+    _page_image(PASSAGE).save(scan, dpi=(300, 300))
+    pdf = FPDF()
+    pdf.add_font("Garuda", fname=str(THAI_FONT))
+    pdf.set_font("Garuda", size=14)
+    pdf.add_page()
+    pdf.multi_cell(0, 10, "หน้าแรกเป็นข้อความของไฟล์ รายงานผลการดำเนินงาน")
+    pdf.add_page()                            # page 2: only the image of a printed page, no text layer
+    pdf.image(str(scan), x=0, y=0, w=210)
+    path = tmp_path / "mixed.pdf"
+    pdf.output(str(path))
+    loaded = load(path)
+    assert [(s.page, s.origin) for s in loaded.sections] == [(1, "text"), (2, "ocr")]
+    page2 = loaded.sections[1]
+    assert _cer(PASSAGE, page2.text) <= 0.06 and page2.ocr_confidence > 60
+    assert "1,284" in page2.text and "e-Filing" in page2.text
+
+
+def test_an_image_is_ingested_searchable_and_its_citation_says_it_was_read_from_a_scan(kb, tmp_path):
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    _page_image(PASSAGE, dpi=200).save(folder / "efiling-notice.png")
+    summary = kb.ingest([folder], progress=False)
+    assert (summary.ingested, summary.errors) == (1, [])
+    hit = kb.search("ยื่นคำร้องทางอิเล็กทรอนิกส์ ธนาคารพาณิชย์", k=1)[0]
+    assert hit.file_name == "efiling-notice.png" and hit.origin == "ocr" and hit.page == 1
+    assert "อ่านจากภาพสแกน (ความมั่นใจ" in hit.where()
+
+
+def test_images_over_the_limits_or_broken_are_refused_by_name(tmp_path):
+    from PIL import Image
+    big = tmp_path / "poster.png"
+    Image.new("1", (9000, 7000), 1).save(big)                 # 63 million pixels, a few KB on disk
+    with pytest.raises(LoadError, match=r"poster.png: page 1 is 9000×7000 pixels"):
+        load(big)
+    frames = tmp_path / "fax.tif"
+    page = Image.new("1", (200, 100), 1)
+    page.save(frames, save_all=True, append_images=[page] * 4)
+    with pytest.raises(LoadError, match=r"fax.tif: .*has 5 pages, over the 3 page limit"):
+        load(frames, Limits(max_pages=3))
+    broken = tmp_path / "photo.jpg"
+    broken.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    with pytest.raises(LoadError, match=r"photo.jpg: image is corrupt or not an image"):
+        load(broken)
+    blank = tmp_path / "blank.png"
+    Image.new("L", (800, 600), 255).save(blank)
+    with pytest.raises(LoadError, match=r"blank.png: no text found in the image"):
+        load(blank)
+
+
+def test_without_tesseract_a_scan_is_refused_saying_what_to_install(tmp_path, monkeypatch):
+    scan = tmp_path / "scan.png"
+    _page_image("ทดสอบ", dpi=100).save(scan)
+    monkeypatch.setattr(ocr.shutil, "which", lambda name: None)
+    with pytest.raises(LoadError, match=r"scan.png: .*apt-get install tesseract-ocr tesseract-ocr-tha"):
+        load(scan)
