@@ -74,7 +74,7 @@ def criteria(code, as_json):
 @click.argument("paths", nargs=-1, required=True)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def ingest(paths, quiet):
-    """Ingest files and folders (.pdf .docx .xlsx .csv .html .txt .md)."""
+    """Ingest files and folders (.pdf .docx .xlsx .csv .html .txt .md, scans .png .jpg .tif)."""
     kb = _kb()
     summary = kb.ingest(paths, progress=not quiet, echo=lambda m: click.echo(m, err=True))
     for path in summary.skipped:

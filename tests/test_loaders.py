@@ -514,7 +514,8 @@ def test_latin1_text_is_not_taken_for_thai(tmp_path):
 
 
 def test_supported_extensions():
-    assert SUPPORTED == {".pdf", ".docx", ".xlsx", ".csv", ".html", ".htm", ".txt", ".md"}
+    assert SUPPORTED == {".pdf", ".docx", ".xlsx", ".csv", ".html", ".htm", ".txt", ".md",
+                         ".png", ".jpg", ".jpeg", ".tif", ".tiff"}
 
 
 @pytest.mark.parametrize("name", ["empty.txt", "empty.pdf", "empty.docx", "empty.xlsx", "empty.csv"])
