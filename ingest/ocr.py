@@ -25,6 +25,7 @@ DPI = 300                       # render scale for PDF pages: Tesseract's best r
 MAX_PIXELS = 60_000_000         # one page image at most (an A0 poster at 300 dpi is ~140 M)
 SHORT_LINE = 0.6                # lines under this share of the median line height are mark rows
 OVERLAP = 0.3                   # a line reaching this share of its height into the next is a mark row
+PARAGRAPH_GAP = 0.8             # a vertical gap over this share of the line height ends a paragraph
 MAX_SKEW = 4.0                  # degrees of slant looked for and undone before OCR
 GAP = 0.3                       # a gap wider than this share of the line height is a space
 
@@ -129,7 +130,7 @@ def deskewed(gray):
 
 
 def recognise(image, timeout: float = 60.0) -> Recognised:
-    """The text of one page image (PIL), lines in reading order. `timeout`: seconds for one
+    """The text of one page image (PIL), one paragraph per line. `timeout`: seconds for one
     Tesseract run; past it Tesseract is stopped and RuntimeError raised."""
     check_available()
     gray = deskewed(image.convert("L"))
@@ -146,14 +147,23 @@ def recognise(image, timeout: float = 60.0) -> Recognised:
             lines.append(_with_marks(gray, line, below, median, timeout))
             i += 1                              # the line below was read with its marks
         i += 1
-    out, paragraph = [], None
+    # One paragraph per line, as the chunker reads text: the lines of a paragraph are where the
+    # page ran out of width, not breaks in the text. Thai breaks a line between words and writes
+    # no space there; anything else gets the space the break stood for.
+    # Tesseract's own paragraphs are unreliable on Thai; a paragraph ends where the space down
+    # to the next line is more than a blank line's worth (PARAGRAPH_GAP line heights).
+    paragraphs: list[str] = []
+    bottom = None
     for line in lines:
-        if paragraph is not None and line["paragraph"] != paragraph:
-            out.append("")                      # a blank line between paragraphs, as in text files
-        paragraph = line["paragraph"]
-        out.append(_joined(line))
+        text = _joined(line)
+        if paragraphs and line["top"] - bottom < PARAGRAPH_GAP * median:
+            glue = "" if _is_thai(paragraphs[-1][-1]) and _is_thai(text[0]) else " "
+            paragraphs[-1] += glue + text
+        else:
+            paragraphs.append(text)
+        bottom = line["top"] + line["height"]
     confidences = [w[3] for line in lines for w in line["words"] if w[3] >= 0]
-    return Recognised("\n".join(out).strip(),
+    return Recognised("\n".join(paragraphs).strip(),
                       round(statistics.fmean(confidences), 1) if confidences else None)
 
 

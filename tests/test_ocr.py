@@ -19,9 +19,6 @@ PASSAGE = ("กรมบังคับคดีเปิดให้บริ�
            "ร่วมกับธนาคารพาณิชย์ จำนวน 1,284 ราย ในปี พ.ศ. 2564")
 
 
-LINE_MM, ALIGN = 7.5, "L"
-
-
 def _page_image(text: str, dpi: int = 300):
     """A page of Thai text as an image, shaped as Word would print it (marks above and below
     their letters), like a scan of a printed page."""
@@ -32,7 +29,7 @@ def _page_image(text: str, dpi: int = 300):
     pdf.set_font("Garuda", size=14)
     pdf.set_text_shaping(True)
     pdf.add_page()
-    pdf.multi_cell(0, LINE_MM, text, align=ALIGN)
+    pdf.multi_cell(0, 7.5, text, align="L")
     doc = pdfium.PdfDocument(bytes(pdf.output()))
     return doc[0].render(scale=dpi / 72).to_pil().convert("L")
 
@@ -62,6 +59,7 @@ def test_a_scanned_pdf_page_is_read_by_ocr_beside_a_text_page(tmp_path):
     page2 = loaded.sections[1]
     assert _cer(PASSAGE, page2.text) <= 0.06 and page2.ocr_confidence > 60
     assert "1,284" in page2.text and "e-Filing" in page2.text
+    assert "\n" not in page2.text        # one paragraph, its two printed lines joined (no space in Thai)
 
 
 def test_an_image_is_ingested_searchable_and_its_citation_says_it_was_read_from_a_scan(kb, tmp_path):
