@@ -214,11 +214,14 @@ def _ocr_pdf_pages(path: Path, pages: list[tuple[int, str]], limits: Limits, non
 
 
 def _recognised(path: Path, image, page: int, limits: Limits) -> Section | None:
+    import pytesseract
     try:
         got = ocr.recognise(image, timeout=limits.max_ocr_page_seconds)
-    except RuntimeError as exc:        # pytesseract: the time limit ("Tesseract process timeout")
+    except pytesseract.TesseractError as exc:
+        raise LoadError(path, f"OCR of page {page} failed ({_describe(exc)})") from None
+    except RuntimeError as exc:        # pytesseract's time limit: "Tesseract process timeout"
         raise LoadError(path, f"OCR of page {page} took longer than {limits.max_ocr_page_seconds:g} s "
-                              f"(KB_MAX_OCR_PAGE_SECONDS) ({exc})") from None
+                              f"(KB_MAX_OCR_PAGE_SECONDS)") from exc
     if not got.text:
         return None
     return Section(got.text, page=page, origin="ocr", ocr_confidence=got.confidence)

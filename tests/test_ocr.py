@@ -100,3 +100,17 @@ def test_without_tesseract_a_scan_is_refused_saying_what_to_install(tmp_path, mo
     monkeypatch.setattr(ocr.shutil, "which", lambda name: None)
     with pytest.raises(LoadError, match=r"scan.png: .*apt-get install tesseract-ocr tesseract-ocr-tha"):
         load(scan)
+
+
+def test_ocr_over_its_time_limit_or_failing_names_the_page(tmp_path, monkeypatch):
+    import pytesseract
+    scan = tmp_path / "minutes.png"
+    _page_image(PASSAGE, dpi=200).save(scan)
+    with pytest.raises(LoadError, match=r"minutes.png: OCR of page 1 took longer than 0.01 s"):
+        load(scan, Limits(max_ocr_page_seconds=0.01))
+
+    def broken(*args, **kwargs):
+        raise pytesseract.TesseractError(1, "Error in pixReadStream")
+    monkeypatch.setattr(pytesseract, "image_to_data", broken)
+    with pytest.raises(LoadError, match=r"minutes.png: OCR of page 1 failed \(TesseractError"):
+        load(scan)
