@@ -8,7 +8,11 @@ Two things about Thai in Tesseract shape the code:
 - Above-line marks (ั ิ ี ่ ้ …) of a line with wide spacing can be found as a line of their own,
   recognised as noise ("Aa va ๐ ๑4"), the line below then read without them. Such a row is far
   shorter than the text lines of the page (under 0.6 of the median line height) or reaches into
-  the line below (text lines never overlap): it and the line below are read again as one line (Tesseract's single-line mode), marks and letters together.
+  the line below (text lines never overlap): it and the line below are read again as one line
+  (Tesseract's single-line mode), marks and letters together.
+
+The constants below were chosen on printed-and-scanned pages (bench/ocr.py), not on the three
+evaluation collections, which hold no scans.
 """
 from __future__ import annotations
 
