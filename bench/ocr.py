@@ -27,58 +27,23 @@ import statistics
 import sys
 import tempfile
 import time
-import unicodedata
 from multiprocessing import Pool
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
 IAPP = ROOT.parent / "shared" / "eval" / "iapp-dev"
-FONT = Path("/usr/share/fonts/truetype/tlwg/Garuda.ttf")
 PAGE_CHARS = 1200
 
-
-def page(text: str, dpi: int, scanned: bool, seed: int):
-    """The printed page of `text` as a grey image, optionally as a scan of it."""
-    import numpy as np
-    import pypdfium2 as pdfium
-    from fpdf import FPDF
-    from PIL import ImageFilter
-    pdf = FPDF()
-    pdf.add_font("Garuda", fname=str(FONT))
-    pdf.set_font("Garuda", size=14)
-    pdf.set_text_shaping(True)
-    pdf.add_page()
-    pdf.multi_cell(0, 7.5, text, align="J")
-    image = pdfium.PdfDocument(bytes(pdf.output()))[0].render(scale=dpi / 72).to_pil().convert("L")
-    if not scanned:
-        return image
-    rng = random.Random(seed)
-    angle = rng.uniform(1, 3) * rng.choice((-1, 1))
-    image = image.rotate(angle, expand=True, fillcolor=255, resample=3)
-    image = image.filter(ImageFilter.GaussianBlur(radius=0.7 * dpi / 300))
-    pixels = np.asarray(image, dtype=np.float32)
-    noisy = pixels + np.random.default_rng(seed).normal(0, 12, pixels.shape)
-    from PIL import Image
-    return Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8))
-
-
-def squash(text: str) -> str:
-    from textmodel import thai
-    return "".join(thai.normalize(unicodedata.normalize("NFC", text)).split())
-
-
-def cer(truth: str, got: str) -> float:
-    from rapidfuzz.distance import Levenshtein
-    t, g = squash(truth), squash(got)
-    return Levenshtein.distance(t, g) / max(len(t), 1)
+from printed import cer, printed_page, squash          # noqa: E402
 
 
 def read(args) -> tuple[str, float, float | None]:
     """(text, seconds, confidence) of one passage printed, maybe scanned, and OCR'd."""
     text, dpi, scanned, seed = args
     from ingest.ocr import recognise
-    image = page(text, dpi, scanned, seed)
+    image = printed_page(text, dpi, scanned, seed, align="J")
     t0 = time.perf_counter()
     got = recognise(image)
     return got.text, time.perf_counter() - t0, got.confidence

@@ -176,7 +176,7 @@ def browser_login(page, url: str, name: str, password: str) -> None:
     page.wait_for_selector("a.crit")
 
 
-THAI_FONT = Path("/usr/share/fonts/truetype/tlwg/Garuda.ttf")
+from printed import FONT as THAI_FONT                     # noqa: E402  (one Thai font for all tests)
 
 
 def thai_pdf(path: Path, pages: list[list[tuple[float | None, str]]]) -> Path:

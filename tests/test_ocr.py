@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import shutil
-import unicodedata
 from pathlib import Path
 
 import pytest
@@ -10,6 +9,7 @@ import pytest
 from ingest import ocr
 from ingest.limits import Limits
 from ingest.loaders import LoadError, load
+from printed import cer, printed_page
 from review_support import THAI_FONT
 
 pytestmark = pytest.mark.skipif(shutil.which("tesseract") is None or not THAI_FONT.exists(),
@@ -19,32 +19,10 @@ PASSAGE = ("กรมบังคับคดีเปิดให้บริ�
            "ร่วมกับธนาคารพาณิชย์ จำนวน 1,284 ราย ในปี พ.ศ. 2564")
 
 
-def _page_image(text: str, dpi: int = 300):
-    """A page of Thai text as an image, shaped as Word would print it (marks above and below
-    their letters), like a scan of a printed page."""
-    import pypdfium2 as pdfium
-    from fpdf import FPDF
-    pdf = FPDF()
-    pdf.add_font("Garuda", fname=str(THAI_FONT))
-    pdf.set_font("Garuda", size=14)
-    pdf.set_text_shaping(True)
-    pdf.add_page()
-    pdf.multi_cell(0, 7.5, text, align="L")
-    doc = pdfium.PdfDocument(bytes(pdf.output()))
-    return doc[0].render(scale=dpi / 72).to_pil().convert("L")
-
-
-def _cer(truth: str, got: str) -> float:
-    from rapidfuzz.distance import Levenshtein
-    from textmodel import thai
-    squash = lambda s: "".join(thai.normalize(unicodedata.normalize("NFC", s)).split())  # noqa: E731
-    return Levenshtein.normalized_distance(squash(truth), squash(got))
-
-
 def test_a_scanned_pdf_page_is_read_by_ocr_beside_a_text_page(tmp_path):
     from fpdf import FPDF
     scan = tmp_path / "scan.png"
-    _page_image(PASSAGE).save(scan, dpi=(300, 300))
+    printed_page(PASSAGE).save(scan, dpi=(300, 300))
     pdf = FPDF()
     pdf.add_font("Garuda", fname=str(THAI_FONT))
     pdf.set_font("Garuda", size=14)
@@ -57,7 +35,7 @@ def test_a_scanned_pdf_page_is_read_by_ocr_beside_a_text_page(tmp_path):
     loaded = load(path)
     assert [(s.page, s.origin) for s in loaded.sections] == [(1, "text"), (2, "ocr")]
     page2 = loaded.sections[1]
-    assert _cer(PASSAGE, page2.text) <= 0.06 and page2.ocr_confidence > 60
+    assert cer(PASSAGE, page2.text) <= 0.06 and page2.ocr_confidence > 60
     assert "1,284" in page2.text and "e-Filing" in page2.text
     assert "\n" not in page2.text        # one paragraph, its two printed lines joined (no space in Thai)
 
@@ -65,7 +43,7 @@ def test_a_scanned_pdf_page_is_read_by_ocr_beside_a_text_page(tmp_path):
 def test_an_image_is_ingested_searchable_and_its_citation_says_it_was_read_from_a_scan(kb, tmp_path):
     folder = tmp_path / "scans"
     folder.mkdir()
-    _page_image(PASSAGE, dpi=200).save(folder / "efiling-notice.png")
+    printed_page(PASSAGE, dpi=200).save(folder / "efiling-notice.png")
     summary = kb.ingest([folder], progress=False)
     assert (summary.ingested, summary.errors) == (1, [])
     hit = kb.search("ยื่นคำร้องทางอิเล็กทรอนิกส์ ธนาคารพาณิชย์", k=1)[0]
@@ -96,7 +74,7 @@ def test_images_over_the_limits_or_broken_are_refused_by_name(tmp_path):
 
 def test_without_tesseract_a_scan_is_refused_saying_what_to_install(tmp_path, monkeypatch):
     scan = tmp_path / "scan.png"
-    _page_image("ทดสอบ", dpi=100).save(scan)
+    printed_page("ทดสอบ", dpi=100).save(scan)
     monkeypatch.setattr(ocr.shutil, "which", lambda name: None)
     with pytest.raises(LoadError, match=r"scan.png: .*apt-get install tesseract-ocr tesseract-ocr-tha"):
         load(scan)
@@ -105,7 +83,7 @@ def test_without_tesseract_a_scan_is_refused_saying_what_to_install(tmp_path, mo
 def test_ocr_over_its_time_limit_or_failing_names_the_page(tmp_path, monkeypatch):
     import pytesseract
     scan = tmp_path / "minutes.png"
-    _page_image(PASSAGE, dpi=200).save(scan)
+    printed_page(PASSAGE, dpi=200).save(scan)
     with pytest.raises(LoadError, match=r"minutes.png: OCR of page 1 took longer than 0.01 s"):
         load(scan, Limits(max_ocr_page_seconds=0.01))
 
