@@ -126,13 +126,13 @@ def ingest_file(path: Path, store: Store, limits: Limits | None = None,
         # a store written before the library recorded a file by its absolute path: the same document
         known = store.rename_document(str(path.resolve()), key)
     if known is not None and known["sha256"] == digest:
-        library.put(path, name)     # a no-op unless the library lacks this content
+        library.put(path, name, digest)     # a no-op unless the library lacks this content
         return None
     doc = build_document(path, store, digest, limits, deadline, key=key)
     vectors = embed(doc, store, deadline)
     # The file goes into the library only once it was read whole (a file refused leaves the
     # library as it was) and before the store names it; the version it replaces is kept.
-    library.put(path, name)
+    library.put(path, name, digest)
     # past the last check nothing is interrupted: the store is written as a whole or not at all
     return store.replace_document(doc, vectors)
 

@@ -72,14 +72,16 @@ class Library:
     def name_of(self, path: Path) -> str:
         return Path(path).resolve().relative_to(self.dir.resolve()).as_posix()
 
-    def put(self, source: Path | BinaryIO, name: str) -> Path:
+    def put(self, source: Path | BinaryIO, name: str, digest: str | None = None) -> Path:
         """Write `source` (a file, or an open binary stream) as `name`; the file it replaces, if
         its content differs, is kept as an old version. Only a complete file ever appears under
-        the real name, and two writers never share a part file."""
+        the real name, and two writers never share a part file. `digest`: the source file's
+        sha256 when the caller has it (a re-ingest of an unchanged folder then hashes only the
+        library's copies, and only those of the same size)."""
         dest = self.path(name)
         if isinstance(source, Path) and (source.resolve() == dest or (
                 dest.is_file() and dest.stat().st_size == source.stat().st_size
-                and sha256_of(dest) == sha256_of(source))):
+                and sha256_of(dest) == (digest or sha256_of(source)))):
             return dest
         dest.parent.mkdir(parents=True, exist_ok=True)
         fd, part = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
