@@ -8,8 +8,9 @@ Two things about Thai in Tesseract shape the code:
 - Above-line marks (ั ิ ี ่ ้ …) of a line with wide spacing can be found as a line of their own,
   recognised as noise ("Aa va ๐ ๑4"), the line below then read without them. Such a row is far
   shorter than the text lines of the page (under 0.6 of the median line height) or reaches into
-  the line below (text lines never overlap): it and the line below are read again as one line
-  (Tesseract's single-line mode), marks and letters together.
+  the line below (text lines never overlap, so a box inside the next line's box counts too): it
+  and the line below are read again as one line (Tesseract's single-line mode), marks and letters
+  together, and that reading replaces the line's only when Tesseract is surer of it.
 
 The constants below were chosen on printed-and-scanned pages (bench/ocr.py), not on the three
 evaluation collections, which hold no scans.
@@ -94,9 +95,12 @@ def _mark_row(line: dict, below: dict | None, median: float) -> bool:
     lines of text never overlap)."""
     if line["height"] < SHORT_LINE * median:
         return True
-    if below is None or below["top"] < line["top"]:
+    if below is None:
         return False
-    overlap = line["top"] + line["height"] - below["top"]
+    # the share of the row's height inside the next line's box: Tesseract may even draw the
+    # next line's box from above the marks' row
+    overlap = (min(line["top"] + line["height"], below["top"] + below["height"])
+               - max(line["top"], below["top"]))
     return overlap > OVERLAP * line["height"]
 
 
@@ -107,7 +111,14 @@ def _with_marks(image, marks: dict, line: dict, median: float, timeout: float) -
            min(image.width, max(marks["left"] + marks["width"], line["left"] + line["width"]) + pad),
            min(image.height, line["top"] + line["height"] + pad))
     words = [w for ln in _lines(image.crop(box), "--psm 7", timeout) for w in ln["words"]]
-    return {**line, "words": words} if words else line
+    # the line may have been read whole the first time, its marks found twice: the reading
+    # Tesseract is surer of stands
+    return {**line, "words": words} if words and _confidence(words) > _confidence(line["words"]) else line
+
+
+def _confidence(words: list) -> float:
+    known = [w[3] for w in words if w[3] >= 0]
+    return statistics.fmean(known) if known else -1.0
 
 
 def deskewed(gray):
