@@ -32,7 +32,8 @@ from pypdf.errors import DependencyError
 
 from ingest import ocr
 from ingest.limits import LimitExceeded, Limits, check_archive, check_pages, check_rows, check_size
-from ingest.tables import TableBlock, table_blocks
+from ingest.pdftables import PdfTables
+from ingest.tables import TableBlock, fold_header, table_blocks
 from ingest.workbook import computed_values
 from textmodel import thai
 from textmodel.records import LoadedFile, Section
@@ -152,7 +153,9 @@ class _SectionBuilder:
 
 def _load_pdf(path: Path, limits: Limits | None = None) -> LoadedFile:
     """The text layer of each page; a page without one, or whose text layer is not readable
-    (legacy-font glyphs, text spaced letter by letter), is recognised from its image (ingest/ocr.py)."""
+    (legacy-font glyphs, text spaced letter by letter), is recognised from its image (ingest/ocr.py).
+    A ruled table on a text page becomes rows with their header, as a sheet's rows do, each cited
+    by page, table and row (ingest/pdftables.py)."""
     limits = limits or Limits.from_env()
     try:
         reader = PdfReader(path)
@@ -164,18 +167,20 @@ def _load_pdf(path: Path, limits: Limits | None = None) -> LoadedFile:
             raise LoadError(path, "PDF has no pages")
         check_pages(len(reader.pages), limits)
         sections, scanned = [], []
-        for number, page in enumerate(reader.pages, start=1):
-            try:
-                text = page.extract_text() or ""
-            except DependencyError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - one broken page should not cost the rest
-                log.warning("%s: page %d: text extraction failed (%s)", path.name, number, _describe(exc))
-                text = ""
-            if text.strip() and not thai.looks_garbled(text):
-                sections.append(Section(text.strip(), page=number))
-            else:
-                scanned.append((number, text.strip()))
+        with PdfTables(path, limits) as tables:
+            for number, page in enumerate(reader.pages, start=1):
+                try:
+                    text = page.extract_text() or ""
+                except DependencyError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - one broken page should not cost the rest
+                    log.warning("%s: page %d: text extraction failed (%s)", path.name, number, _describe(exc))
+                    text = ""
+                if text.strip() and not thai.looks_garbled(text):
+                    sections.extend(_pdf_page_sections(tables, number, text.strip(), page))
+                else:
+                    scanned.append((number, text.strip()))
+        notes = tables.warnings
     except DependencyError as exc:  # AES encryption without the `cryptography` package
         raise LoadError(path, f"PDF is encrypted and cannot be opened ({exc})") from exc
     if scanned:
@@ -183,7 +188,27 @@ def _load_pdf(path: Path, limits: Limits | None = None) -> LoadedFile:
                           key=lambda s: s.page)
     if not sections:
         raise LoadError(path, "PDF has no extractable text (scanned?)")
-    return LoadedFile(_pdf_title(reader) or _first_line(sections[0].text) or path.stem, sections)
+    return LoadedFile(_pdf_title(reader) or _first_line(sections[0].text) or path.stem, sections,
+                      warnings=notes)
+
+
+def _pdf_page_sections(tables: PdfTables, number: int, text: str, page) -> list[Section]:
+    """A text page's sections: its paragraphs (the text layer without the tables) and one
+    section per block of table rows, in reading order; the plain text layer when the page has
+    no table or finding them failed (ingest/pdftables.py)."""
+    parts = tables.page(number, text, page)
+    if parts is None:
+        return [Section(text, page=number)]
+    out = []
+    for part in parts:
+        if isinstance(part, str):
+            if part.strip():
+                out.append(Section(part.strip(), page=number))
+            continue
+        for b in table_blocks(part.numbered_rows()):
+            heading = " › ".join(h for h in (part.caption, b.title) if h) or None
+            out.append(Section(b.text, page=number, rows=b.rows, heading=heading, table=part.number))
+    return out or [Section(text, page=number)]
 
 
 def _ocr_pdf_pages(path: Path, pages: list[tuple[int, str]], limits: Limits, none_read: bool) -> list[Section]:
@@ -373,44 +398,7 @@ def _sheet_grid(values_ws, formulas_ws, computed: dict) -> list[tuple[int, list[
         top = grid[m.min_row - 1][m.min_col - 1]
         for r in range(m.min_row + 1, min(m.max_row, len(grid)) + 1):
             grid[r - 1][m.min_col - 1] = top
-    return list(enumerate(_fold_header(grid, merged), start=1))
-
-
-def _fold_header(grid: list[list[str]], merged: list) -> list[list[str]]:
-    """A header of two or more rows becomes one header row, each column named in full.
-
-    The header row is the first with two cells (as `table_blocks` finds it; a title merged
-    across the sheet has one). A cell of it merged downwards over k rows says the header is
-    k+1 rows deep: "ผลการดำเนินงาน" over two columns above "2565" and "2566" becomes
-    "ผลการดำเนินงาน 2565" and "ผลการดำเนินงาน 2566". Within the header, a cell merged across
-    columns names every column it spans; elsewhere it stays once (a title is not a header).
-    The folded header takes the place of the last header row, so data rows keep their numbers.
-    """
-    start = next((i for i, row in enumerate(grid) if sum(map(bool, row)) >= 2), None)
-    if start is None:
-        return grid
-    first = start + 1  # 1-based, as the merged ranges count
-    depth = max((m.max_row - m.min_row for m in merged if m.min_row == first), default=0)
-    depth = min(depth, len(grid) - 1 - start)
-    band = range(first, first + depth + 1)
-    for m in merged:
-        if m.min_row in band and m.max_col > m.min_col:
-            top = grid[m.min_row - 1][m.min_col - 1]
-            for r in range(m.min_row, min(m.max_row, band[-1]) + 1):
-                for c in range(m.min_col, min(m.max_col, len(grid[r - 1])) + 1):
-                    grid[r - 1][c - 1] = top
-    if depth == 0:
-        return grid
-    header = []
-    for column in zip(*grid[start : start + depth + 1]):
-        names: list[str] = []
-        for name in column:
-            if name and name not in names:
-                names.append(name)
-        header.append(" ".join(names))
-    blank = [""] * len(header)
-    # Blank rows in place of the upper header rows keep every row at its sheet row number.
-    return grid[:start] + [blank] * depth + [header] + grid[start + depth + 1 :]
+    return list(enumerate(fold_header(grid, merged), start=1))
 
 
 _ROW_TAG = re.compile(rb"<(?:\w+:)?row[\s>/]")

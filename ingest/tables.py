@@ -21,6 +21,15 @@ ROWS_PER_SECTION = 20
 
 
 @dataclass(frozen=True)
+class Span:
+    """Cells merged into one, 1-based rows and columns, last ones included (as openpyxl's ranges)."""
+    min_row: int
+    min_col: int
+    max_row: int
+    max_col: int
+
+
+@dataclass(frozen=True)
 class TableBlock:
     text: str  # exactly one line per data row, nothing else (see table_blocks)
     rows: tuple[int, int]  # first and last row number, in the caller's numbering
@@ -82,3 +91,42 @@ def table_blocks(
         text = "\n".join(row_line(header, cells) for _, cells in part)
         blocks.append(TableBlock(text, (part[0][0], part[-1][0]), " ".join(title) or None))
     return blocks
+
+
+def fold_header(grid: list[list[str]], merged: Sequence[Span]) -> list[list[str]]:
+    """A header of two or more rows becomes one header row, each column named in full.
+
+    `merged`: the grid's merged cells (openpyxl's ranges, or `Span`s), 1-based and inclusive.
+
+    The header row is the first with two cells (as `table_blocks` finds it; a title merged
+    across the sheet has one). A cell of it merged downwards over k rows says the header is
+    k+1 rows deep: "ผลการดำเนินงาน" over two columns above "2565" and "2566" becomes
+    "ผลการดำเนินงาน 2565" and "ผลการดำเนินงาน 2566". Within the header, a cell merged across
+    columns names every column it spans; elsewhere it stays once (a title is not a header).
+    The folded header takes the place of the last header row, so data rows keep their numbers.
+    """
+    start = next((i for i, row in enumerate(grid) if sum(map(bool, row)) >= 2), None)
+    if start is None:
+        return grid
+    first = start + 1  # 1-based, as the merged ranges count
+    depth = max((m.max_row - m.min_row for m in merged if m.min_row == first), default=0)
+    depth = min(depth, len(grid) - 1 - start)
+    band = range(first, first + depth + 1)
+    for m in merged:
+        if m.min_row in band and m.max_col > m.min_col:
+            top = grid[m.min_row - 1][m.min_col - 1]
+            for r in range(m.min_row, min(m.max_row, band[-1]) + 1):
+                for c in range(m.min_col, min(m.max_col, len(grid[r - 1])) + 1):
+                    grid[r - 1][c - 1] = top
+    if depth == 0:
+        return grid
+    header = []
+    for column in zip(*grid[start : start + depth + 1]):
+        names: list[str] = []
+        for name in column:
+            if name and name not in names:
+                names.append(name)
+        header.append(" ".join(names))
+    blank = [""] * len(header)
+    # Blank rows in place of the upper header rows keep every row at its sheet row number.
+    return grid[:start] + [blank] * depth + [header] + grid[start + depth + 1 :]

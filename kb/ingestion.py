@@ -31,6 +31,7 @@ class Summary:
     skipped: list[str] = field(default_factory=list)   # unsupported files met in a folder walk
     chunks: int = 0
     errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # files ingested, some part less well (Thai)
 
     def line(self) -> str:
         return (f"{self.files} files: {self.ingested} ingested, {self.unchanged} unchanged, "
@@ -59,10 +60,14 @@ EMBED_BATCH = 32      # passages embedded between two looks at the clock
 
 
 def build_document(path: Path, store: Store, digest: str, limits: Limits | None = None,
-                   deadline: Deadline | None = None, key: str | None = None) -> Document:
+                   deadline: Deadline | None = None, key: str | None = None,
+                   warnings: list[str] | None = None) -> Document:
+    """`warnings`: extended with the loader's (LoadedFile.warnings)."""
     limits = limits or Limits.from_env()
     deadline = deadline or Deadline(limits)
     loaded = load(path, limits)
+    if warnings is not None:
+        warnings.extend(loaded.warnings)
     # PDF text needs repair (split sara am, spaced words, legacy glyphs); other formats
     # only need normalising.
     clean = thai.repair_pdf_text if path.suffix.lower() == ".pdf" else thai.normalize
@@ -110,9 +115,10 @@ def library_name(path: Path, store: Store, roots: list[Path] = ()) -> str:
 
 
 def ingest_file(path: Path, store: Store, limits: Limits | None = None,
-                name: str | None = None) -> int | None:
+                name: str | None = None, warnings: list[str] | None = None) -> int | None:
     """Store one file as the library's `name` (by default its own name, or where it already is in
-    the library); the number of chunks stored, or None when it is unchanged."""
+    the library); the number of chunks stored, or None when it is unchanged. `warnings` is
+    extended with what the loader read less well (see LoadedFile.warnings)."""
     if not path.exists():
         raise LoadError(path, "file not found (it may have been moved or deleted)")
     limits = limits or Limits.from_env()
@@ -128,7 +134,7 @@ def ingest_file(path: Path, store: Store, limits: Limits | None = None,
     if known is not None and known["sha256"] == digest:
         library.put(path, name, digest)     # a no-op unless the library lacks this content
         return None
-    doc = build_document(path, store, digest, limits, deadline, key=key)
+    doc = build_document(path, store, digest, limits, deadline, key=key, warnings=warnings)
     vectors = embed(doc, store, deadline)
     # The file goes into the library only once it was read whole (a file refused leaves the
     # library as it was) and before the store names it; the version it replaces is kept.
@@ -159,8 +165,9 @@ def ingest(paths: Iterable[str | Path], store: Store, progress: bool = True,
     bar = tqdm(files, desc="ingest", unit="file", disable=not progress)
     for path in bar:
         bar.set_postfix_str(path.name[-40:])
+        notes: list[str] = []
         try:
-            stored = ingest_file(path, store, name=library_name(path, store, roots))
+            stored = ingest_file(path, store, name=library_name(path, store, roots), warnings=notes)
         except StoreError:
             raise   # the store itself is unusable: stop rather than fail every file alike
         except Exception as err:
@@ -168,6 +175,10 @@ def ingest(paths: Iterable[str | Path], store: Store, progress: bool = True,
             if echo:
                 echo(f"error: {summary.errors[-1]}")
             continue
+        summary.warnings.extend(notes)
+        if echo:
+            for note in notes:
+                echo(f"warning: {note}")
         if stored is None:
             summary.unchanged += 1
         else:

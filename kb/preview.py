@@ -232,6 +232,15 @@ def _sheet_rows(row, around) -> tuple[list[str], list[SheetRow]]:
 
 # --- PDF pages ------------------------------------------------------------------------------------
 
+def _on_page(row) -> str:
+    """The text of a chunk as its page shows it: a PDF table's rows are stored "header: value | …"
+    (ingest/pdftables.py), and the page prints the header once, above, so only the values are
+    looked for."""
+    if not row["table_no"]:
+        return row["text"]
+    return "\n".join(" ".join(v for _, v in _cells(line) if v) for line in row["text"].splitlines())
+
+
 # Thai marks above and below the line, which PDFs and our normalisation order differently
 _MARKS = {chr(c) for c in (0x0E31, *range(0x0E34, 0x0E3B), *range(0x0E47, 0x0E4F))}
 
@@ -353,7 +362,7 @@ def page_image(store: Store, chunk_id: str, scale: float = 1.5, highlight: bool 
         boxes, status = [], "ocr" if row["origin"] == "ocr" else "not_found"
         if highlight and row["origin"] != "ocr":
             chars, width, _ = _page_chars(path, row["page"]) or ([], 1.0, 1.0)
-            indexes, coverage = match_chars(chars, row["text"])
+            indexes, coverage = match_chars(chars, _on_page(row))
             if coverage >= MIN_COVERAGE:
                 status = "found" if coverage >= 0.95 else "partial"
                 k = image.width / width          # points → pixels

@@ -26,6 +26,9 @@ class Section:
 class LoadedFile:
     title: str
     sections: list[Section] = field(default_factory=list)
+    # what was read less well than it could be, one line each in Thai (e.g. a PDF page whose
+    # tables were not found in time and which kept its plain text)
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass
