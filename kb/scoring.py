@@ -36,6 +36,7 @@ SENTENCE_FEATURES = {
     "fragment": "1 when it is part of a longer sentence (starts or ends with …)",
     "generic": "share of the form's other criteria whose words it carries as well as this one's",
     "previous": "system, programme or document names it shares with last year's answer, capped at 2",
+    "corroborated": "its names (not figures) that another evidence document states too, capped at 3",
     "dense_gap": "embedding cosine of its passage to the criterion minus the best passage's (≤ 0)",
     "hand_share": "its hand-set score as a share of the criterion's best candidate's",
     "rel_share": "its `rel` as a share of the criterion's best candidate's",
@@ -89,6 +90,7 @@ def sentence_features(c, wording: frozenset[str], closeness: dict[str, float],
         "fragment": float(text.startswith("…") or text.endswith("…")),
         "generic": c.generic,
         "previous": float(c.previous),
+        "corroborated": float(c.corroborated),
         "dense_gap": closeness.get(c.hit.chunk_id, best_closeness) - best_closeness,
     }
 
