@@ -47,6 +47,7 @@ PERMISSIONS = {
     "draft.approve": "reviewer",
     "review.return": "reviewer",
     "owner.assign": "reviewer",
+    "assign.bulk": "admin",           # a whole หมวด or item at once: the working group's lead
     "document.delete": "admin",
     "assessment.create": "admin",
     "user.manage": "admin",

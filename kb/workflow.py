@@ -299,8 +299,25 @@ def assignment_codes(catalogue, target: str) -> list[str]:
     return codes
 
 
+def parse_due(text) -> "date | None":
+    """A due date as typed (พ.ศ. or a date picker's ค.ศ. value; kb.thaidate.parse_date);
+    empty clears it."""
+    from datetime import date
+
+    from kb.thaidate import parse_date
+    if text is None or isinstance(text, date) or not str(text).strip():
+        return text or None
+    try:
+        return parse_date(text)
+    except ValueError as err:
+        raise Invalid(f"กำหนดส่ง: {err}", {"field": "due"}) from None
+
+
 def assign(catalogue, db: ReviewDB, assessment_id: int, target: str, user_id: int | None, **fields) -> list[dict]:
-    """Assign one criterion, an item or a หมวด at once (kb.review.ReviewDB.assign)."""
+    """Assign one criterion, an item or a หมวด at once (kb.review.ReviewDB.assign). `due` may
+    be text as a person types it."""
+    if "due" in fields:
+        fields["due"] = parse_due(fields["due"])
     return db.assign(assessment_id, assignment_codes(catalogue, target), user_id, **fields)
 
 
