@@ -27,7 +27,7 @@ SENTENCE_FEATURES = {
     "read_more": "1 when its passage was read beyond the evidence's own passages (more of a document)",
     "names": "named things it states (systems, programmes, Latin names, figures), capped at 5",
     "figures": "figures it states, capped at 5",
-    "latin": "Latin-script names it states (system names such as SmartDoc), capped at 5",
+    "latin": "Latin-script names it states (system names such as DocuTrack), capped at 5",
     "tokens": "log of its number of content words",
     "pair": "1 for two neighbouring sentences offered together",
     "whole_list": "1 for a short list offered whole",
