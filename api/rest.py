@@ -87,6 +87,19 @@ class Owner(BaseModel):
     owner: str | None = None
 
 
+class Assignment(BaseModel):
+    """Only the fields sent change; null or "" clears one. `due`: "2568-03-15" (พ.ศ.) or a
+    date picker's "2025-03-15"."""
+    owner: str | None = None
+    reviewer: str | None = None
+    approver: str | None = None
+    due: str | None = None
+
+
+class BulkAssignment(Assignment):
+    target: str = Field(description="หมวด (\"3\"), item (\"3.4\") or criterion; comma-separated for several")
+
+
 class NewComment(BaseModel):
     text: str
 
@@ -233,10 +246,43 @@ def create_assessment(body: NewAssessment, request: Request, user=Depends(requir
 
 
 @router.get("/assessments/{aid}/criteria")
-def criteria_tree(aid: int, request: Request, user=Depends(require("read"))):
-    """หมวด → items → criteria with status, owner, evidence counts and progress."""
+def criteria_tree(aid: int, request: Request, owner: str | None = None, status: str | None = None,
+                  user=Depends(require("read"))):
+    """หมวด → items → criteria with status, assignment, evidence counts and progress; `owner`
+    ("-": nobody) and `status` keep only the matching criteria."""
     c = ctx(request)
-    return workflow.criteria_tree(c.catalogue, c.db, aid)
+    return workflow.filter_tree(workflow.criteria_tree(c.catalogue, c.db, aid), owner, status)
+
+
+def _fields(body: Assignment) -> dict:
+    return {f: getattr(body, f) for f in body.model_fields_set if f in ("owner", "reviewer", "approver", "due")}
+
+
+@router.put("/assessments/{aid}/criteria/{code}/assignment")
+def assign_one(aid: int, code: str, body: Assignment, request: Request, user=Depends(require("owner.assign"))):
+    c = ctx(request)
+    return workflow.assign(c.catalogue, c.db, aid, _code(request, code), user["id"], **_fields(body))[0]
+
+
+@router.post("/assessments/{aid}/assignments")
+def assign_bulk(aid: int, body: BulkAssignment, request: Request, user=Depends(require("assign.bulk"))):
+    c = ctx(request)
+    rows = workflow.assign(c.catalogue, c.db, aid, body.target, user["id"], **_fields(body))
+    return {"assigned": len(rows), "criteria": rows}
+
+
+@router.get("/assessments/{aid}/mywork")
+def my_work(aid: int, request: Request, name: str | None = None, user=Depends(require("read"))):
+    """The criteria the user (default: the caller) owns, reviews or approves; overdue first."""
+    c = ctx(request)
+    return {"user": name or user["name"], "criteria": workflow.my_work(c.catalogue, c.db, aid, name or user["name"])}
+
+
+@router.get("/assessments/{aid}/progress")
+def progress(aid: int, request: Request, user=Depends(require("read"))):
+    """Counts by status per หมวด and per owner."""
+    c = ctx(request)
+    return workflow.progress_report(c.catalogue, c.db, aid)
 
 
 def _code(request: Request, code: str) -> str:

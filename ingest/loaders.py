@@ -59,9 +59,14 @@ _ZIPPED = frozenset({".docx", ".xlsx"})
 # Scans and photos of documents: read by OCR, each frame a page.
 IMAGE_TYPES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 
+# Told before each page of a PDF or image is read: (page, pages in the file, read by OCR). A
+# scan of many pages takes minutes; the caller can show how far it got.
+PageProgress = Callable[[int, int, bool], None]
 
-def load(path: Path | str, limits: Limits | None = None) -> LoadedFile:
-    """The file's text sections. `limits`: the work limits (default: from the environment)."""
+
+def load(path: Path | str, limits: Limits | None = None, progress: PageProgress | None = None) -> LoadedFile:
+    """The file's text sections. `limits`: the work limits (default: from the environment);
+    `progress`: called before each page of a PDF or image is read."""
     path = Path(path)
     limits = limits or Limits.from_env()
     if not path.exists():
@@ -78,7 +83,10 @@ def load(path: Path | str, limits: Limits | None = None) -> LoadedFile:
         check_size(path, limits)
         if ext in _ZIPPED:
             check_archive(path, limits)
-        loaded = loader(path, limits) if ext in _LIMITED else loader(path)
+        if ext in _PAGED:
+            loaded = loader(path, limits, progress)
+        else:
+            loaded = loader(path, limits) if ext in _LIMITED else loader(path)
     except LoadError:
         raise
     except LimitExceeded as exc:
@@ -151,7 +159,7 @@ class _SectionBuilder:
 # --- PDF ---------------------------------------------------------------------
 
 
-def _load_pdf(path: Path, limits: Limits | None = None) -> LoadedFile:
+def _load_pdf(path: Path, limits: Limits | None = None, progress: PageProgress | None = None) -> LoadedFile:
     """The text layer of each page; a page without one, or whose text layer is not readable
     (legacy-font glyphs, text spaced letter by letter), is recognised from its image (ingest/ocr.py).
     A ruled table on a text page becomes rows with their header, as a sheet's rows do, each cited
@@ -169,6 +177,8 @@ def _load_pdf(path: Path, limits: Limits | None = None) -> LoadedFile:
         sections, scanned = [], []
         with PdfTables(path, limits) as tables:
             for number, page in enumerate(reader.pages, start=1):
+                if progress:
+                    progress(number, len(reader.pages), False)
                 try:
                     text = page.extract_text() or ""
                 except DependencyError:
@@ -184,7 +194,8 @@ def _load_pdf(path: Path, limits: Limits | None = None) -> LoadedFile:
     except DependencyError as exc:  # AES encryption without the `cryptography` package
         raise LoadError(path, f"PDF is encrypted and cannot be opened ({exc})") from exc
     if scanned:
-        sections = sorted(sections + _ocr_pdf_pages(path, scanned, limits, none_read=not sections),
+        sections = sorted(sections + _ocr_pdf_pages(path, scanned, limits, none_read=not sections,
+                                                    progress=progress, total=len(reader.pages)),
                           key=lambda s: s.page)
     if not sections:
         raise LoadError(path, "PDF has no extractable text (scanned?)")
@@ -206,14 +217,16 @@ def _pdf_page_sections(tables: PdfTables, number: int, text: str, page) -> list[
                 out.append(Section(part.strip(), page=number))
             continue
         for b in table_blocks(part.numbered_rows()):
-            heading = " › ".join(h for h in (part.caption, b.title) if h) or None
+            # the heading is not cleaned with the text later (kb.ingestion): repair it here
+            heading = thai.repair_pdf_text(" › ".join(h for h in (part.caption, b.title) if h)) or None
             out.append(Section(b.text, page=number, rows=b.rows, heading=heading, table=part.number))
     return out or [Section(text, page=number)]
 
 
-def _ocr_pdf_pages(path: Path, pages: list[tuple[int, str]], limits: Limits, none_read: bool) -> list[Section]:
-    """OCR'd sections of the PDF pages numbered in `pages`; a page whose OCR finds nothing keeps
-    its text layer, if it had one."""
+def _ocr_pdf_pages(path: Path, pages: list[tuple[int, str]], limits: Limits, none_read: bool,
+                   progress: PageProgress | None = None, total: int = 0) -> list[Section]:
+    """OCR'd sections of the PDF pages numbered in `pages` (of `total`); a page whose OCR finds
+    nothing keeps its text layer, if it had one."""
     import pypdfium2 as pdfium
     try:
         ocr.check_available()
@@ -226,6 +239,8 @@ def _ocr_pdf_pages(path: Path, pages: list[tuple[int, str]], limits: Limits, non
     pdf = pdfium.PdfDocument(str(path))
     try:
         for number, layer in pages:
+            if progress:
+                progress(number, total, True)
             page = pdf[number - 1]
             image = page.render(scale=ocr.page_scale(*page.get_size())).to_pil()
             found = _recognised(path, image, number, limits)
@@ -255,7 +270,7 @@ def _recognised(path: Path, image, page: int, limits: Limits) -> Section | None:
 # --- images (scans, photos of documents) ---------------------------------------
 
 
-def _load_image(path: Path, limits: Limits | None = None) -> LoadedFile:
+def _load_image(path: Path, limits: Limits | None = None, progress: PageProgress | None = None) -> LoadedFile:
     """Each frame (a TIFF may hold many pages) recognised as one page."""
     from PIL import Image, ImageOps, ImageSequence
     limits = limits or Limits.from_env()
@@ -266,8 +281,11 @@ def _load_image(path: Path, limits: Limits | None = None) -> LoadedFile:
     sections = []
     try:
         with Image.open(path) as image:    # lazy: the size and frame count, no pixels decoded yet
-            check_pages(getattr(image, "n_frames", 1), limits)
+            frames = getattr(image, "n_frames", 1)
+            check_pages(frames, limits)
             for number, frame in enumerate(ImageSequence.Iterator(image), start=1):
+                if progress:
+                    progress(number, frames, True)
                 if frame.width * frame.height > ocr.MAX_PIXELS:
                     raise LoadError(path, f"page {number} is {frame.width}×{frame.height} pixels, over "
                                           f"the {ocr.MAX_PIXELS / 1e6:g} million pixel limit")
@@ -738,6 +756,8 @@ _LOADERS: dict[str, Callable[[Path], LoadedFile]] = {
 }
 # loaders that take the work limits beside the path
 _LIMITED = frozenset({".pdf", ".xlsx", ".csv", *IMAGE_TYPES})
+# loaders that also tell their progress page by page
+_PAGED = frozenset({".pdf", *IMAGE_TYPES})
 
 # The extensions `load` reads (lower case); a folder walk can skip anything else up front.
 SUPPORTED: frozenset[str] = frozenset(_LOADERS)

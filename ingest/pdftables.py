@@ -50,8 +50,8 @@ log = logging.getLogger(__name__)
 TABLE_SETTINGS = {"vertical_strategy": "lines", "horizontal_strategy": "lines",
                   "snap_tolerance": 3, "join_tolerance": 3, "intersection_tolerance": 3}
 # A page needs this many drawing operators (lines, boxes) in its content to be worth the look:
-# the cheapest table, two rows of two cells, is four boxes or six lines.
-MIN_RULES = 4
+# the cheapest table is one row of two boxes (the last row of a table run onto a new page).
+MIN_RULES = 2
 # Between a table at the foot of one page and its continuation at the head of the next: at most
 # this many lines of text (a page number, a running header), each at most this many characters.
 BETWEEN_LINES, BETWEEN_CHARS = 2, 60
@@ -245,20 +245,29 @@ def _rule_count(pypdf_page) -> int:
 
 
 def find_tables(page) -> list[Table]:
-    """The ruled tables of a pdfplumber page, top to bottom; a "table" of one row or one column
-    (a framed paragraph, a box around a signature) is not one."""
+    """The ruled tables of a pdfplumber page, top to bottom; a "table" of one column (a framed
+    paragraph, a box around a signature) is not one. A single row is kept (see _numbered): it
+    may be the last row of the previous page's table."""
     chars = _chars(page)
     tables = []
     for found in page.find_tables(TABLE_SETTINGS):
         grid, columns, fonts = _grid(found, chars)
         rows = [r for r in grid if any(r)]
-        if len(rows) < 2 or max((sum(map(bool, r)) for r in rows), default=0) < 2:
+        if max((sum(map(bool, r)) for r in rows), default=0) < 2:
             continue
         tables.append(Table(0, grid, tuple(found.bbox), columns, fonts=fonts))
     tables.sort(key=lambda t: (round(t.bbox[1]), t.bbox[0]))
+    return _numbered(tables)
+
+
+def _numbered(tables: list[Table]) -> list[Table]:
     for n, t in enumerate(tables, start=1):
         t.number = n
     return tables
+
+
+def _single_row(t: Table) -> bool:
+    return sum(1 for r in t.grid if any(r)) < 2
 
 
 def _skeleton(ch: str) -> str:
@@ -414,10 +423,17 @@ class PdfTables:
         if not tables:
             self._previous = None
             return None
-        lines = split_layer(text, chars, [t.bbox for t in tables])
-        found = [_Found(t, *_stream_span(chars, t.bbox)) for t in tables]
-        self._captions(found, lines)
+        lines, found = self._layout(text, chars, tables)
         self._continue(number, tables[0], chars, page.height)
+        # a single row is a table only as the rest of the previous page's table (a KPI table's
+        # last row run over); anywhere else it is a framed line of layout
+        kept = [t for t in tables if not _single_row(t) or t.header is not None]
+        if not kept:
+            self._previous = None
+            return None
+        if len(kept) < len(tables):
+            tables = _numbered(kept)
+            lines, found = self._layout(text, chars, tables)
         last = tables[-1]
         after = [c for c in chars if c["top"] > last.bbox[3] and not c["text"].isspace()]
         self._previous = (number, last, _few_lines(after))
@@ -439,6 +455,13 @@ class PdfTables:
         if buffer:
             out.append("\n".join(buffer))
         return out
+
+    def _layout(self, text: str, chars: list[dict], tables: list[Table]):
+        """The text layer's lines outside the tables, and where each table sits in the stream."""
+        lines = split_layer(text, chars, [t.bbox for t in tables])
+        found = [_Found(t, *_stream_span(chars, t.bbox)) for t in tables]
+        self._captions(found, lines)
+        return lines, found
 
     def _captions(self, found: list[_Found], lines: list[tuple[int, str]]) -> None:
         """A line "ตารางที่ 2 …" just before a table in the stream is its caption."""

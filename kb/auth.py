@@ -23,7 +23,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from kb.review import (ROLES, Invalid, LoginFailure, LoginLock, NotFound, ReviewDB, Token, User,
+from kb.review import (ROLE_TH, ROLES, Invalid, LoginFailure, LoginLock, NotFound, ReviewDB, Token, User,
                        now)
 from kb.thaidate import thai_datetime
 
@@ -47,12 +47,12 @@ PERMISSIONS = {
     "draft.approve": "reviewer",
     "review.return": "reviewer",
     "owner.assign": "reviewer",
+    "assign.bulk": "admin",           # a whole หมวด or item at once: the working group's lead
     "document.delete": "admin",
     "assessment.create": "admin",
     "user.manage": "admin",
 }
 
-ROLE_TH = {"viewer": "ผู้อ่าน", "editor": "ผู้เขียน", "reviewer": "ผู้ตรวจ", "admin": "ผู้ดูแลระบบ"}
 
 
 def can(role: str, action: str) -> bool:

@@ -66,6 +66,7 @@ class Candidate:
     hand: float = 0.0           # the hand-set score, when kb.scoring replaced it by the learned one
     generic: float = 0.0        # share of the other criteria it answers as well (damp_generic)
     previous: int = 0           # names it shares with last year's answer (favour_named)
+    corroborated: int = 0       # its names that other evidence documents state too (corroborate)
 
 
 # --- criterion words ----------------------------------------------------------------------------
@@ -260,7 +261,23 @@ def from_bundle(criterion, bundle) -> list[Candidate]:
     if bundle.previous is not None and bundle.previous.answer:
         # last year's answer is a map: this year's evidence of the same systems and programmes
         favour_named(cands, bundle.previous.answer)
+    corroborate(cands, bundle.passages)
     return cands
+
+
+def corroborate(cands: list["Candidate"], passages) -> None:
+    """Count, per sentence, the names it states (figures left out: a year or an amount repeats
+    across documents by chance) that another of the criterion's evidence documents states as
+    well: a system or programme the report, the workbook and the minutes all name is likely
+    what the answer names."""
+    by_file: dict[str, list[str]] = {}
+    for h in passages:
+        by_file.setdefault(h.file_name, []).append(squash(h.text))
+    joined = {f: "\n".join(ts) for f, ts in by_file.items()}
+    for c in cands:
+        others = [t for f, t in joined.items() if f != c.hit.file_name]
+        names = {squash(n) for n in c.names if n and not n[0].isdigit()}
+        c.corroborated = min(sum(1 for n in names if n and any(n in t for t in others)), 3)
 
 
 def _passage_candidates(hit, pi: int, rank: int, weights, prev: str) -> list[Candidate]:

@@ -16,7 +16,7 @@ from typing import Callable, Iterable
 
 from ingest.chunker import chunk_file
 from ingest.limits import Deadline, LimitExceeded, Limits, check_chunks, check_text
-from ingest.loaders import SUPPORTED, LoadError, load
+from ingest.loaders import SUPPORTED, LoadError, PageProgress, load
 from textmodel import thai
 from kb.library import name_under, safe_name, sha256_of
 from kb.store import Store, StoreError
@@ -61,11 +61,12 @@ EMBED_BATCH = 32      # passages embedded between two looks at the clock
 
 def build_document(path: Path, store: Store, digest: str, limits: Limits | None = None,
                    deadline: Deadline | None = None, key: str | None = None,
-                   warnings: list[str] | None = None) -> Document:
-    """`warnings`: extended with the loader's (LoadedFile.warnings)."""
+                   warnings: list[str] | None = None, progress: PageProgress | None = None) -> Document:
+    """`warnings`: extended with the loader's (LoadedFile.warnings); `progress`: told of each
+    page of a PDF or image as it is read."""
     limits = limits or Limits.from_env()
     deadline = deadline or Deadline(limits)
-    loaded = load(path, limits)
+    loaded = load(path, limits, progress)
     if warnings is not None:
         warnings.extend(loaded.warnings)
     # PDF text needs repair (split sara am, spaced words, legacy glyphs); other formats
@@ -115,10 +116,12 @@ def library_name(path: Path, store: Store, roots: list[Path] = ()) -> str:
 
 
 def ingest_file(path: Path, store: Store, limits: Limits | None = None,
-                name: str | None = None, warnings: list[str] | None = None) -> int | None:
+                name: str | None = None, warnings: list[str] | None = None,
+                progress: PageProgress | None = None) -> int | None:
     """Store one file as the library's `name` (by default its own name, or where it already is in
     the library); the number of chunks stored, or None when it is unchanged. `warnings` is
-    extended with what the loader read less well (see LoadedFile.warnings)."""
+    extended with what the loader read less well (see LoadedFile.warnings); `progress` is told
+    of each page of a PDF or image as it is read."""
     if not path.exists():
         raise LoadError(path, "file not found (it may have been moved or deleted)")
     limits = limits or Limits.from_env()
@@ -134,7 +137,8 @@ def ingest_file(path: Path, store: Store, limits: Limits | None = None,
     if known is not None and known["sha256"] == digest:
         library.put(path, name, digest)     # a no-op unless the library lacks this content
         return None
-    doc = build_document(path, store, digest, limits, deadline, key=key, warnings=warnings)
+    doc = build_document(path, store, digest, limits, deadline, key=key, warnings=warnings,
+                         progress=progress)
     vectors = embed(doc, store, deadline)
     # The file goes into the library only once it was read whole (a file refused leaves the
     # library as it was) and before the store names it; the version it replaces is kept.
@@ -151,10 +155,16 @@ def describe_error(path: Path, err: Exception) -> str:
     return f"{path.name}: unexpected error ({type(err).__name__}: {err})"
 
 
+# Told before each page of a PDF or image of a batch is read: (file, page, pages, read by OCR).
+FilePageProgress = Callable[[Path, int, int, bool], None]
+
+
 def ingest(paths: Iterable[str | Path], store: Store, progress: bool = True,
-           echo: Callable[[str], None] | None = None, roots: Iterable[str | Path] = ()) -> Summary:
+           echo: Callable[[str], None] | None = None, roots: Iterable[str | Path] = (),
+           on_page: FilePageProgress | None = None) -> Summary:
     """Ingest files and folders. Library names are taken under `roots` (by default the folders
-    of `paths`): a caller that split a folder into its entries passes the folder named."""
+    of `paths`): a caller that split a folder into its entries passes the folder named.
+    `on_page`: told of each page of a PDF or image as it is read (a job shows it)."""
     from tqdm import tqdm
 
     summary = Summary()
@@ -167,7 +177,9 @@ def ingest(paths: Iterable[str | Path], store: Store, progress: bool = True,
         bar.set_postfix_str(path.name[-40:])
         notes: list[str] = []
         try:
-            stored = ingest_file(path, store, name=library_name(path, store, roots), warnings=notes)
+            pages = (lambda page, total, by_ocr, path=path: on_page(path, page, total, by_ocr)) if on_page else None
+            stored = ingest_file(path, store, name=library_name(path, store, roots), warnings=notes,
+                                 progress=pages)
         except StoreError:
             raise   # the store itself is unusable: stop rather than fail every file alike
         except Exception as err:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 import traceback
 import uuid
 from dataclasses import dataclass, field
@@ -37,6 +38,8 @@ QUEUED_MESSAGE = "รอคิวประมวลผล"
 # A queued record the queue does not hold (the id was taken by a worker that died before it
 # marked the job running) is enqueued again at worker start, once it is older than this.
 ORPHAN_AFTER = timedelta(seconds=30)
+# text-layer pages are reported to the job's message at most this often (seconds)
+PAGE_MESSAGE_EVERY = 1.0
 
 
 def worker_id() -> str:
@@ -254,7 +257,8 @@ class Runner:
             job.message = f"กำลังอ่านเอกสารและเตรียมให้ค้นหาได้: {row['file_name']}"
             self.jobs.save(job)
             self.db.update_upload(uid, state="running")
-            summary = self.kb.ingest([self.kb.store.file_of(row["path"])], progress=False, refresh=False)
+            summary = self.kb.ingest([self.kb.store.file_of(row["path"])], progress=False, refresh=False,
+                                     on_page=self._page_progress(job, row["file_name"]))
             if summary.errors:
                 row.update(state="failed", error=summary.errors[0])
                 self.db.update_upload(uid, state="failed", error=summary.errors[0])
@@ -292,6 +296,21 @@ class Runner:
         self.jobs.save(job)
         if follow:
             self.enqueue(follow.id)
+
+    def _page_progress(self, job: Job, file_name: str) -> Callable[[object, int, int, bool], None]:
+        """Writes "reading page n of N" to the job while a PDF or image is read: an OCR'd page
+        takes seconds, so each one is written; text-layer pages go by in milliseconds, so they
+        are written at most every PAGE_MESSAGE_EVERY seconds (and the last one)."""
+        last = [0.0]
+
+        def on_page(_path, page: int, pages: int, by_ocr: bool) -> None:
+            clock = time.monotonic()
+            if not by_ocr and page < pages and clock - last[0] < PAGE_MESSAGE_EVERY:
+                return
+            last[0] = clock
+            job.message = f"กำลังอ่าน {file_name} หน้า {page} จาก {pages}" + (" (OCR)" if by_ocr else "")
+            self.jobs.save(job)
+        return on_page
 
     def open_assessments(self) -> list[int]:
         """Assessments still being worked on: those with a criterion not yet approved."""

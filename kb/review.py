@@ -13,21 +13,23 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text,
+from sqlalchemy import (JSON, Boolean, Date, DateTime, Float, ForeignKey, Index, Integer, String, Text,
                         UniqueConstraint, create_engine, event, func, select)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 ROLES = ("viewer", "editor", "reviewer", "admin")
-STATUSES = ("not_started", "drafting", "in_review", "approved")
+ROLE_TH = {"viewer": "ผู้อ่าน", "editor": "ผู้เขียน", "reviewer": "ผู้ตรวจ", "admin": "ผู้ดูแลระบบ"}
+# "returned": a reviewer sent the draft back (send_back); writing a new version makes it drafting.
+STATUSES = ("not_started", "drafting", "in_review", "returned", "approved")
 EVIDENCE_STATES = ("suggested", "accepted", "rejected")
 
 STATUS_TH = {"not_started": "ยังไม่เริ่ม", "drafting": "กำลังร่าง", "in_review": "รอตรวจ",
-             "approved": "อนุมัติแล้ว"}
+             "returned": "ส่งกลับแก้ไข", "approved": "อนุมัติแล้ว"}
 EVIDENCE_TH = {"suggested": "แนะนำ", "accepted": "ยอมรับ", "rejected": "ปฏิเสธ"}
 
 # Citation markers as drafts write them: [1] or [1, 3].
@@ -156,6 +158,11 @@ class CriterionState(Base):
     code: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(20), default="not_started")
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # Who checks and who signs off this criterion, and by when (a calendar day, no time:
+    # the working group plans in days).
+    reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    approver_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    due_date: Mapped[date | None] = mapped_column(Date)
     # The store generation the suggestions were computed at: new documents make them stale.
     suggested_generation: Mapped[int | None] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
@@ -396,11 +403,13 @@ class ReviewDB:
             out: dict[str, dict] = {}
 
             def entry(code: str) -> dict:
-                return out.setdefault(code, {"status": "not_started", "owner": None, "suggested": 0,
+                return out.setdefault(code, {"status": "not_started", "owner": None, "reviewer": None,
+                                             "approver": None, "due": None, "suggested": 0,
                                              "accepted": 0, "rejected": 0, "versions": 0})
             for st in s.scalars(select(CriterionState).where(CriterionState.assessment_id == assessment_id)):
                 e = entry(st.code)
-                e["status"], e["owner"] = st.status, names.get(st.owner_id)
+                e["status"] = st.status
+                e.update(_assignment_dict(st, names))
             counts = s.execute(select(EvidenceLink.code, EvidenceLink.state, func.count())
                                .where(EvidenceLink.assessment_id == assessment_id)
                                .group_by(EvidenceLink.code, EvidenceLink.state))
@@ -435,6 +444,8 @@ class ReviewDB:
                 # draft is being worked on (None until something is approved).
                 "approved_version": approved.version if approved else None,
                 "owner": names.get(st.owner_id) if st else None,
+                "assignment": _assignment_dict(st, names) if st else
+                {"owner": None, "reviewer": None, "approver": None, "due": None},
                 "suggested_generation": st.suggested_generation if st else None,
                 "evidence": [_link_dict(link, names) for link in links],
                 "versions": [_version_dict(v, names) for v in versions],
@@ -588,7 +599,7 @@ class ReviewDB:
                     # A machine draft is a proposal beside the approved answer, not a change to
                     # it: the criterion stays approved until someone takes the draft up (take_up).
                     pass
-                elif st.status in ("not_started", "approved", "in_review"):
+                elif st.status in ("not_started", "approved", "in_review", "returned"):
                     # a changed text is no longer the text that was sent for review; an edit of an
                     # approved answer starts a new cycle (the approved version stays the answer
                     # until another is approved: approved_answers)
@@ -676,7 +687,7 @@ class ReviewDB:
         """A reviewer returns the criterion to the writers (with a reason, as a comment)."""
         with self.Session.begin() as s:
             st = self._state(s, assessment_id, code)
-            self._set_status(s, st, "drafting", user_id)
+            self._set_status(s, st, "returned", user_id)
             if note:
                 s.add(Comment(assessment_id=assessment_id, code=code, author_id=user_id, text=note))
             self._audit(s, user_id, "review.return", assessment_id, code, note=note)
@@ -695,6 +706,71 @@ class ReviewDB:
             st.owner_id = owner.id if owner else None
             st.updated_at = now()
             return {"code": code, "owner": owner_name}
+
+    # --- assignments: owner / reviewer / approver / due date ---------------------------------
+
+    def _assignee(self, s: Session, name: str, field: str, min_role: str) -> User:
+        user = s.scalar(select(User).where(User.name == name))
+        label = ASSIGN_FIELDS_TH[field]
+        if user is None:
+            raise NotFound(f"{label}: ไม่พบผู้ใช้ชื่อ “{name}”", {"field": field})
+        if not user.active:
+            raise Invalid(f"{label}: ผู้ใช้ “{name}” ถูกปิดการใช้งาน มอบหมายงานไม่ได้", {"field": field})
+        if ROLES.index(user.role) < ROLES.index(min_role):
+            raise Invalid(f"{label}: ผู้ใช้ “{name}” มีบทบาท{ROLE_TH.get(user.role, user.role)} "
+                          f"ต้องมีบทบาท{ROLE_TH[min_role]}ขึ้นไป", {"field": field})
+        return user
+
+    def assign(self, assessment_id: int, codes: list[str], user_id: int | None, **fields) -> list[dict]:
+        """Set owner / reviewer / approver (user names) and due (a date) on each of `codes`, in
+        one transaction: one bad value and nothing changes. A field left out is kept; None or
+        "" clears it. Every change is audited per criterion. Codes are checked by the caller
+        (kb.workflow.assign) against the catalogue, which this layer does not know."""
+        from kb.thaidate import today
+        unknown = set(fields) - set(ASSIGN_FIELDS_TH)
+        if unknown:
+            raise Invalid(f"ไม่รู้จักช่อง {', '.join(sorted(unknown))}")
+        if not codes:
+            raise Invalid("ไม่มีเกณฑ์ให้มอบหมาย")
+        with self.Session.begin() as s:
+            self._assessment(s, assessment_id)
+            resolved: dict[str, Any] = {}
+            for field in ("owner", "reviewer", "approver"):
+                if field in fields:
+                    name = (fields[field] or "").strip()
+                    resolved[field] = self._assignee(s, name, field, ASSIGN_MIN_ROLE[field]).id if name else None
+            if "due" in fields:
+                due = fields["due"] or None
+                if due is not None and not isinstance(due, date):
+                    raise Invalid(f"{ASSIGN_FIELDS_TH['due']}: ต้องเป็นวันที่", {"field": "due"})
+                if due is not None and due < today():
+                    from kb.thaidate import thai_date
+                    raise Invalid(f"{ASSIGN_FIELDS_TH['due']}: วันที่ {thai_date(due)} ผ่านไปแล้ว "
+                                  f"(วันนี้ {thai_date(today())})", {"field": "due"})
+                resolved["due"] = due
+            names = self.user_names(s)
+            out = []
+            for code in codes:
+                st = self._state(s, assessment_id, code)
+                before = _assignment_dict(st, names)
+                for field, value in resolved.items():
+                    setattr(st, ASSIGN_COLUMNS[field], value)
+                after = _assignment_dict(st, names)
+                changed = {f: [before[f], after[f]] for f in ASSIGN_FIELDS_TH if before[f] != after[f]}
+                if changed:
+                    st.updated_at = now()
+                    self._audit(s, user_id, "assignment.change", assessment_id, code, changes=changed)
+                out.append({"code": code, **after, "status": st.status})
+            return out
+
+    def assignments(self, assessment_id: int) -> dict[str, dict]:
+        """code → owner, reviewer, approver, due (ISO) and status, for every criterion touched."""
+        with self.Session() as s:
+            self._assessment(s, assessment_id)
+            names = self.user_names(s)
+            return {st.code: {**_assignment_dict(st, names), "status": st.status}
+                    for st in s.scalars(select(CriterionState)
+                                        .where(CriterionState.assessment_id == assessment_id))}
 
     def add_comment(self, assessment_id: int, code: str, text: str, user_id: int) -> dict:
         text = text.strip()
@@ -800,6 +876,20 @@ def _last_approved(versions: list[DraftVersion]) -> DraftVersion | None:
 def flagged_sentences(sentences: list) -> list[int]:
     """Indexes of the sentences of a version that the verifier did not accept."""
     return [i for i, x in enumerate(sentences or []) if (x or {}).get("verdict", "supported") != "supported"]
+
+
+ASSIGN_FIELDS_TH = {"owner": "ผู้รับผิดชอบ", "reviewer": "ผู้ตรวจ", "approver": "ผู้อนุมัติ",
+                    "due": "กำหนดส่ง"}
+ASSIGN_COLUMNS = {"owner": "owner_id", "reviewer": "reviewer_id", "approver": "approver_id",
+                  "due": "due_date"}
+# An owner writes the answer; reviewing and approving are what kb.auth lets a reviewer do.
+ASSIGN_MIN_ROLE = {"owner": "editor", "reviewer": "reviewer", "approver": "reviewer"}
+
+
+def _assignment_dict(st: CriterionState, names: dict[int, str]) -> dict:
+    return {"owner": names.get(st.owner_id), "reviewer": names.get(st.reviewer_id),
+            "approver": names.get(st.approver_id),
+            "due": st.due_date.isoformat() if st.due_date else None}
 
 
 def _link_dict(link: EvidenceLink, names: dict[int, str]) -> dict:

@@ -24,15 +24,17 @@ class KnowledgeBase:
         self.catalogue = catalogue or load_catalogue()
 
     def ingest(self, paths: Iterable[str | Path], progress: bool = True,
-               echo: Callable[[str], None] | None = None, refresh: bool = True):
+               echo: Callable[[str], None] | None = None, refresh: bool = True,
+               on_page: Callable[[Path, int, int, bool], None] | None = None):
         """`refresh=False` leaves `refresh()` to the caller (a job ingesting file by file
-        refreshes once, after its last file)."""
+        refreshes once, after its last file). `on_page(file, page, pages, by_ocr)` is told of
+        each page of a PDF or image as it is read."""
         from kb.ingestion import ingest
         from kb.previous import set_aside_forms
         # A filled-in แบบฟอร์มที่ 3 is last year's answers, not evidence (see kb/previous.py).
         roots = list(paths)        # library names are taken under the folders named
         paths, skipped = set_aside_forms(roots, self, echo=echo)
-        summary = ingest(paths, self.store, progress=progress, echo=echo, roots=roots)
+        summary = ingest(paths, self.store, progress=progress, echo=echo, roots=roots, on_page=on_page)
         summary.skipped.extend(skipped)
         if refresh:
             self.refresh()

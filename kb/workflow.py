@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import Callable
 
-from kb.review import Invalid, NotFound, ReviewDB
+from kb.review import STATUSES, Invalid, NotFound, ReviewDB
 
 SUGGESTIONS_PER_CRITERION = 5      # documents; each brings up to 3 passages
 
@@ -209,7 +209,7 @@ def coverage(catalogue, db: ReviewDB, assessment_id: int) -> dict:
     accepted evidence first (fewest suggestions first among them) — the gaps to work on."""
     overview = db.overview(assessment_id)
     items, criteria = [], []
-    totals = {s: 0 for s in ("not_started", "drafting", "in_review", "approved")}
+    totals = {s: 0 for s in STATUSES}
     for item in catalogue.items():
         row = {"code": item.code, "title": item.title, "category": item.category,
                "criteria": len(item.criteria), "accepted": 0, "suggested": 0, "no_evidence": 0,
@@ -244,8 +244,8 @@ def criteria_tree(catalogue, db: ReviewDB, assessment_id: int) -> dict:
     """หมวด → items → criteria, each criterion with its review status and evidence counts, and
     progress (share approved) at every level."""
     overview = db.overview(assessment_id)
-    empty = {"status": "not_started", "owner": None, "suggested": 0, "accepted": 0, "rejected": 0,
-             "versions": 0}
+    empty = {"status": "not_started", "owner": None, "reviewer": None, "approver": None, "due": None,
+             "suggested": 0, "accepted": 0, "rejected": 0, "versions": 0}
 
     def progress(rows: list[dict]) -> dict:
         n = len(rows)
@@ -268,6 +268,121 @@ def criteria_tree(catalogue, db: ReviewDB, assessment_id: int) -> dict:
             "progress": progress(every)}
 
 
+# --- assignments, my work, progress -------------------------------------------------------------
+
+def assignment_codes(catalogue, target: str) -> list[str]:
+    """The criteria a bulk assignment covers: a หมวด ("3"), an item ("3.4") or one criterion
+    ("3.4.1"); several may be given separated by commas."""
+    codes: list[str] = []
+    for part in str(target).replace(" ", "").split(","):
+        if not part:
+            continue
+        if part.isdigit():
+            cat = next((c for c in catalogue.categories if c.number == int(part)), None)
+            if cat is None:
+                raise NotFound(f"เกณฑ์: ไม่พบหมวด {part} ในแบบฟอร์ม (มีหมวด 1–{len(catalogue.categories)})",
+                               {"field": "target"})
+            found = [c.code for item in cat.items for c in item.criteria]
+        elif part.count(".") == 1:
+            item = next((i for i in catalogue.items() if i.code == part), None)
+            if item is None:
+                raise NotFound(f"เกณฑ์: ไม่พบหัวข้อ {part} ในแบบฟอร์ม", {"field": "target"})
+            found = [c.code for c in item.criteria]
+        else:
+            try:
+                found = [catalogue.get(part).code]
+            except KeyError:
+                raise NotFound(f"เกณฑ์: ไม่พบเกณฑ์รหัส {part} ในแบบฟอร์ม", {"field": "target"}) from None
+        codes += [c for c in found if c not in codes]
+    if not codes:
+        raise Invalid("เกณฑ์: ต้องระบุหมวด หัวข้อ หรือรหัสเกณฑ์ (เช่น 3 หรือ 3.4)", {"field": "target"})
+    return codes
+
+
+def parse_due(text) -> "date | None":
+    """A due date as typed (พ.ศ. or a date picker's ค.ศ. value; kb.thaidate.parse_date);
+    empty clears it."""
+    from datetime import date
+
+    from kb.thaidate import parse_date
+    if text is None or isinstance(text, date) or not str(text).strip():
+        return text or None
+    try:
+        return parse_date(text)
+    except ValueError as err:
+        raise Invalid(f"กำหนดส่ง: {err}", {"field": "due"}) from None
+
+
+def assign(catalogue, db: ReviewDB, assessment_id: int, target: str, user_id: int | None, **fields) -> list[dict]:
+    """Assign one criterion, an item or a หมวด at once (kb.review.ReviewDB.assign). `due` may
+    be text as a person types it."""
+    if "due" in fields:
+        fields["due"] = parse_due(fields["due"])
+    return db.assign(assessment_id, assignment_codes(catalogue, target), user_id, **fields)
+
+
+_ROLE_FIELDS = ("owner", "reviewer", "approver")
+
+
+def my_work(catalogue, db: ReviewDB, assessment_id: int, user_name: str) -> list[dict]:
+    """The criteria `user_name` owns, reviews or approves; overdue first (the earliest due date
+    first among them), then by due date, undated last. Approved ones are never overdue."""
+    from kb.thaidate import today
+    day = today().isoformat()
+    wording = {c.code: c.wording for c in catalogue.criteria()}
+    rows = []
+    for code, a in db.assignments(assessment_id).items():
+        roles = [r for r in _ROLE_FIELDS if a.get(r) == user_name]
+        if not roles or code not in wording:
+            continue
+        overdue = bool(a["due"]) and a["due"] < day and a["status"] != "approved"
+        rows.append({"code": code, "wording": wording[code], "roles": roles, "overdue": overdue, **a})
+    rows.sort(key=lambda r: (not r["overdue"], r["due"] is None, r["due"] or "", _code_key(r["code"])))
+    return rows
+
+
+def progress_report(catalogue, db: ReviewDB, assessment_id: int) -> dict:
+    """Counts by status per หมวด and per owner (criteria without an owner under None)."""
+    overview = db.overview(assessment_id)
+
+    def counts() -> dict:
+        return {"total": 0, **{s: 0 for s in STATUSES}}
+    categories, people = [], {}
+    for cat in catalogue.categories:
+        row = {"number": cat.number, "title": cat.title, **counts()}
+        for item in cat.items:
+            for c in item.criteria:
+                o = overview.get(c.code, {})
+                status = o.get("status", "not_started")
+                row[status] += 1
+                row["total"] += 1
+                person = people.setdefault(o.get("owner"), {"owner": o.get("owner"), **counts()})
+                person[status] += 1
+                person["total"] += 1
+        categories.append(row)
+    ordered = sorted(people.values(), key=lambda p: (p["owner"] is None, p["owner"] or ""))
+    return {"categories": categories, "people": ordered}
+
+
+def filter_tree(tree: dict, owner: str | None = None, status: str | None = None) -> dict:
+    """criteria_tree with only the criteria of `owner` (or, for "-", those without one) and/or
+    in `status`; items and หมวด left empty are dropped. Progress stays that of the whole tree."""
+    if not owner and not status:
+        return tree
+
+    def keep(row: dict) -> bool:
+        if owner and (row.get("owner") or "-") != owner:
+            return False
+        return not status or row["status"] == status
+    categories = []
+    for cat in tree["categories"]:
+        items = [{**item, "criteria": [r for r in item["criteria"] if keep(r)]} for item in cat["items"]]
+        items = [i for i in items if i["criteria"]]
+        if items:
+            categories.append({**cat, "items": items})
+    return {**tree, "categories": categories}
+
+
 # --- history, as people read it ---------------------------------------------------------------
 
 # Every action kb.review and kb.auth write to the audit log (tests/test_api_web.py checks that
@@ -287,6 +402,7 @@ AUDIT_TH = {
     "draft.approve": "อนุมัติร่างคำตอบ",
     "review.return": "ส่งกลับแก้ไข",
     "owner.change": "เปลี่ยนผู้รับผิดชอบ",
+    "assignment.change": "มอบหมายงาน",
     "comment.add": "เพิ่มความเห็น",
     "document.upload": "อัปโหลดเอกสาร",
     "document.delete": "ลบเอกสาร",
@@ -321,6 +437,12 @@ def audit_text(event: dict) -> str:
                      f"เป็น “{STATUS_TH.get(d.get('after'), d.get('after') or '—')}”")
     elif action == "owner.change":
         parts.append(f"เป็น {d.get('after') or 'ไม่ระบุ'}")
+    elif action == "assignment.change":
+        from kb.review import ASSIGN_FIELDS_TH
+        from kb.thaidate import thai_date
+        for field, (_before, after) in (d.get("changes") or {}).items():
+            shown = thai_date(after) if field == "due" and after else (after or "ไม่ระบุ")
+            parts.append(f"· {ASSIGN_FIELDS_TH.get(field, field)}: {shown}")
     elif action == "evidence.suggest" and d.get("passages") is not None:
         parts.append(f"พบ {d['passages']} ช่วงข้อความ")
     elif action.startswith("evidence.") and d.get("before") in ("accepted", "rejected"):

@@ -206,9 +206,9 @@ def test_evidence_drafts_review_and_coverage(api):
     item = next(i for i in cov["items"] if i["code"] == "1.3")
     assert item["approved"] == 1 and item["accepted"] == 1
 
-    # send back: the reviewer's reason is kept; the criterion is a draft again
+    # send back: the reviewer's reason is kept; the criterion is returned to the writers
     back = api.post("/api/assessments/{aid}/criteria/1.3.1/return", "reviewer", json={"note": "เพิ่มตัวเลข"})
-    assert back.json()["status"] == "drafting"
+    assert back.json()["status"] == "returned"
 
 
 def test_generate_without_accepted_evidence_and_bad_codes(api):

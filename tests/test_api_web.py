@@ -110,9 +110,9 @@ def test_draft_fragments_conflict_and_approval(app):
     side = reviewer.post("/a/1/c/1.3.1/owner", headers=rh, data={"owner": "editor"})
     assert 'value="editor" selected' in side.text
     back = reviewer.post("/a/1/c/1.3.1/return", headers=rh, data={"note": "ขอเพิ่มตัวเลข"})
-    assert "กำลังร่าง" in back.text
+    assert "ส่งกลับแก้ไข" in back.text
     tree = reviewer.get("/a/1").text
-    assert 'class="crit st-drafting" href="/a/1/c/1.3.1"' in tree
+    assert 'class="crit st-returned" href="/a/1/c/1.3.1"' in tree
     r = reviewer.get("/a/1/export?format=md")
     assert r.status_code == 200 and "**1.3.1**" in r.text
 

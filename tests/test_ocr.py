@@ -92,3 +92,64 @@ def test_ocr_over_its_time_limit_or_failing_names_the_page(tmp_path, monkeypatch
     monkeypatch.setattr(pytesseract, "image_to_data", broken)
     with pytest.raises(LoadError, match=r"minutes.png: OCR of page 1 failed \(TesseractError"):
         load(scan)
+
+
+def _scanned_pdf(path: Path, texts: list[str | None], dpi: int = 150) -> Path:
+    """A PDF whose pages are images of printed pages (None: a page of typed text instead)."""
+    from fpdf import FPDF
+    pdf = FPDF()
+    pdf.add_font("Garuda", fname=str(THAI_FONT))
+    pdf.set_font("Garuda", size=14)
+    for i, text in enumerate(texts):
+        pdf.add_page()
+        if text is None:
+            pdf.multi_cell(0, 10, "หน้านี้พิมพ์เป็นข้อความของไฟล์ รายงานผลการดำเนินงาน")
+            continue
+        image = path.with_name(f"{path.stem}-{i}.png")
+        printed_page(text, dpi=dpi).save(image, dpi=(dpi, dpi))
+        pdf.image(str(image), x=0, y=0, w=210)
+    pdf.output(str(path))
+    return path
+
+
+def test_the_loader_tells_each_page_it_reads_and_which_were_read_by_ocr(tmp_path):
+    path = _scanned_pdf(tmp_path / "report.pdf", [None, PASSAGE, "ผลการประเมินความพึงพอใจของผู้รับบริการ"])
+    told = []
+    load(path, progress=lambda page, pages, by_ocr: told.append((page, pages, by_ocr)))
+    # every page first for its text layer, then the two without one again as they are OCR'd
+    assert told == [(1, 3, False), (2, 3, False), (3, 3, False), (2, 3, True), (3, 3, True)]
+    frames = tmp_path / "fax.tif"
+    pages = [printed_page(t, dpi=100) for t in ("หนังสือเวียน", "ฉบับที่สอง")]
+    pages[0].save(frames, save_all=True, append_images=pages[1:])
+    told.clear()
+    load(frames, progress=lambda page, pages, by_ocr: told.append((page, pages, by_ocr)))
+    assert told == [(1, 2, True), (2, 2, True)]
+
+
+def test_an_ingest_job_shows_the_page_it_is_reading(kb, tmp_path):
+    from kb.jobs import JobStore, Runner
+    from kb.review import ReviewDB
+    db = ReviewDB(f"sqlite:///{tmp_path / 'review.sqlite'}")
+    path = _scanned_pdf(tmp_path / "รายงาน.pdf", [None, None, PASSAGE])
+    jobs = JobStore(db)
+    job = jobs.create("ingest", 1, {})
+    upload = db.add_upload(path.name, str(path), path.stat().st_size, None, job.id)
+    job.params = {"uploads": [upload["id"]]}
+    jobs.save(job)
+    written = []
+    runner = Runner(kb, db)
+    save = runner.jobs.save
+
+    def recording(j, **extra):            # what the poller would see, write by write
+        written.append(j.message)
+        save(j, **extra)
+    runner.jobs.save = recording
+    runner.run(job.id)
+    pages = [m for m in written if "หน้า" in m]
+    # the text-layer pages go by faster than a message is worth; the OCR'd ones are each told
+    assert pages[0] == "กำลังอ่าน รายงาน.pdf หน้า 1 จาก 3"
+    assert "กำลังอ่าน รายงาน.pdf หน้า 2 จาก 3" not in pages     # within a second of page 1
+    assert pages[-1] == "กำลังอ่าน รายงาน.pdf หน้า 3 จาก 3 (OCR)"
+    final = jobs.get(job.id)
+    assert final.state == "done" and final.result["รายงาน.pdf"] >= 1 and not final.errors
+    db.dispose()

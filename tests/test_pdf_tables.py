@@ -101,6 +101,34 @@ def test_a_table_across_a_page_break_carries_its_header(tmp_path, repeated):
     assert first_on_2.rows[0] == (2 if repeated else 1)
 
 
+def test_a_last_row_alone_on_the_next_page_is_still_a_row_of_the_table(tmp_path):
+    # the first table length whose last row runs over onto page 2 by itself
+    for n in range(10, 40):
+        rows = long_table(60)[:n]
+        path = PdfBuilder().para(ABOVE).table(rows, repeat_header=False).save(tmp_path / f"t{n}.pdf")
+        with pdfplumber_open(path) as pdf:
+            if len(pdf.pages) == 2 and rows[-1][1] in pdf.pages[1].extract_text() \
+                    and rows[-2][1] not in pdf.pages[1].extract_text():
+                break
+    else:
+        pytest.fail("no table length puts one row alone on page 2")
+    tables = table_sections(load(path))
+    assert [ln for s in tables for ln in s.text.splitlines()] == [row_line(rows[0], r) for r in rows[1:]]
+    last = tables[-1]
+    assert (last.page, last.table, last.rows) == (2, 1, (1, 1))
+
+
+def test_a_framed_line_of_two_cells_alone_is_not_a_table(tmp_path):
+    path = (PdfBuilder().para(ABOVE).table([["ลงชื่อ ผู้อำนวยการกอง", "วันที่ 1 ตุลาคม 2564"]])
+            .para(BELOW).save(tmp_path / "signed.pdf"))
+    assert table_sections(load(path)) == []
+
+
+def pdfplumber_open(path):
+    import pdfplumber
+    return pdfplumber.open(path)
+
+
 def test_a_new_table_on_the_next_page_keeps_its_own_header(tmp_path):
     other = [["หน่วยงาน", "จำนวนบุคลากร", "ผ่านการอบรม"],
              ["กองบริหารทรัพยากรบุคคล", "45", "40"], ["ศูนย์เทคโนโลยีสารสนเทศ", "60", "58"]]
@@ -257,8 +285,9 @@ def report_kb(tmp_path_factory):
     root = tmp_path_factory.mktemp("pdftables")
     (root / "docs").mkdir()
     annual_report(root / "docs" / "รายงานประจำปี-2564.pdf")
-    # chunks of 64 tokens hold one KPI row each, so a hit cites a single row
-    base = KnowledgeBase(replace(Settings(), data_dir=root / "data", chroma_url=None, chunk_tokens=64))
+    # chunks of 96 tokens (the title and caption take a part) hold one KPI row each, so a hit
+    # cites a single row
+    base = KnowledgeBase(replace(Settings(), data_dir=root / "data", chroma_url=None, chunk_tokens=96))
     summary = base.ingest([root / "docs"], progress=False)
     assert summary.ingested == 1 and not summary.errors, summary.line()
     yield base
@@ -280,12 +309,20 @@ def test_a_citation_typed_as_printed_finds_the_row(report_kb):
     assert report_kb.store.chunk_rows(ids)[ids[0]]["text"] == row_line(HEADER, KPI[3])
 
 
-def test_the_preview_marks_the_row_on_its_page(report_kb):
+def test_the_preview_marks_the_row_on_its_page(report_kb, tmp_path):
     from kb import preview
     (cid,) = preview.resolve(report_kb.store, "รายงานประจำปี-2564.pdf · หน้า 7 · ตาราง 2 · แถว 3")
     p = preview.preview(report_kb.store, cid)
     assert p.kind == "pdf" and p.where == "รายงานประจำปี-2564.pdf · หน้า 7 · ตาราง 2 · แถว 3"
     image = preview.page_image(report_kb.store, cid)
-    assert image.status == "found" and len(image.boxes) >= 3     # label, target, result
-    tops = {round(top) for _, top, _, _ in image.boxes}
-    assert max(tops) - min(tops) < 40        # one row's cells, side by side (pixels at 1.5×)
+    # the cells of one row print on one line: one box, from the first cell to the last
+    assert image.status == "found" and len(image.boxes) == 1
+    left, top, right, bottom = image.boxes[0]
+    import pdfplumber
+    with pdfplumber.open(annual_report(tmp_path / "same.pdf")) as pdf:     # the same pages again
+        words = pdf.pages[6].extract_words()
+    k = 1.5                                                                 # page_image's scale
+    first = next(w for w in words if w["text"].startswith("12,000"))
+    last = next(w for w in words if w["text"].startswith("12,345"))
+    assert top <= first["top"] * k and first["bottom"] * k <= bottom      # the row of row 3's figures
+    assert right >= last["x1"] * k and bottom - top < 40

@@ -189,9 +189,29 @@ def test_last_years_answer_favours_sentences_naming_the_same_systems_not_figures
 
     def cand(text):
         return Candidate(text, frozenset(), None, 0, (0, 0), score=1.0, names=frozenset(_names(text)))
-    same_system, same_figure, other = (cand("ระบบ AquaSense แจ้งเตือน 18,426 ครั้ง"),
-                                       cand("จัดอบรม 942 ระบบ"), cand("จัดประชุมคณะทำงาน"))
+    same_system, same_figure, other = (cand("ระบบ RainLog แจ้งเตือน 12,345 ครั้ง"),
+                                       cand("จัดอบรม 731 ระบบ"), cand("จัดประชุมคณะทำงาน"))
     with params.using(params.active().with_values(**{"draft.previous_bonus": 0.5})):
-        favour_named([same_system, same_figure, other], "ติดตั้ง AquaSense เพิ่ม 942 ระบบ")
+        favour_named([same_system, same_figure, other], "ติดตั้ง RainLog เพิ่ม 731 ระบบ")
     assert same_system.score == pytest.approx(1.5)
     assert same_figure.score == other.score == 1.0
+
+
+def test_a_name_another_evidence_document_states_too_corroborates_a_sentence_a_figure_does_not():
+    from types import SimpleNamespace as NS
+
+    from kb.extract import Candidate, _names, corroborate
+
+    def hit(file, text):
+        return NS(file_name=file, text=text)
+
+    def cand(text, h):
+        return Candidate(text, frozenset(), h, 0, (0, 0), score=1.0, names=frozenset(_names(text)))
+    report = hit("report.pdf", "ระบบ RainLog แจ้งเตือน 12,345 ครั้ง ปี 2567")
+    minutes = hit("minutes.docx", "ที่ประชุมรับทราบผลของระบบ RainLog ปี 2567 จำนวน 12,345 ครั้ง")
+    named, figure_only = (cand("ระบบ RainLog แจ้งเตือน", report), cand("จำนวน 12,345 ครั้ง ปี 2567", report))
+    alone = cand("ระบบ SoilNet ทดลองใช้", report)
+    corroborate([named, figure_only, alone], [report, minutes])
+    assert named.corroborated == 1                  # the minutes name RainLog too
+    assert figure_only.corroborated == 0            # figures repeat by chance: not counted
+    assert alone.corroborated == 0                  # only its own document names SoilNet

@@ -23,7 +23,7 @@ CRITERION = SimpleNamespace(wording="มีการนำระบบดิจ�
 
 
 def test_every_feature_is_documented_and_computed():
-    c = cand("ระบบ SmartDoc ลดเวลารอคอยลงร้อยละ 35")
+    c = cand("ระบบ DocuTrack ลดเวลารอคอยลงร้อยละ 35")
     x = scoring.features([c], CRITERION)[0]
     assert set(x) == set(scoring.SENTENCE_FEATURES)
     assert x["latin"] == 1 and x["figures"] == 1 and x["first_doc"] == 1 and x["hand"] == 1.0
@@ -31,7 +31,7 @@ def test_every_feature_is_documented_and_computed():
 
 
 def test_learned_weights_replace_the_hand_set_score_and_none_keep_it():
-    named, plain = cand("ระบบ SmartDoc ให้บริการออนไลน์", score=0.2), cand("มีการให้บริการที่ดี", score=0.9)
+    named, plain = cand("ระบบ DocuTrack ให้บริการออนไลน์", score=0.2), cand("มีการให้บริการที่ดี", score=0.9)
     with params.using(params.active().with_values(**{"scoring.weights": {}})):
         assert not scoring.rescore([named, plain], CRITERION)
     assert (named.score, plain.score) == (0.2, 0.9)
